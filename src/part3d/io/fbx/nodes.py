@@ -1,0 +1,441 @@
+"""FBX byte layer: the node tree of binary and ASCII FBX files, read and written.
+
+A file is a list of top-level nodes; a node has a name, a list of typed properties and
+children. Properties are Python scalars (``int``, ``float``, ``bool``), ``str``, ``bytes`` (raw
+data) or one-dimensional numpy arrays. Nothing here knows what a mesh is.
+
+Every length, count, offset and nesting depth read from a file is checked before it is used,
+and compressed arrays are inflated with a cap taken from their declared length, so a hostile
+file ends in a :class:`~part3d.errors.CorruptFileError` naming the problem and its offset or
+line, never in a crash, a hang or an exhausted memory.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from part3d.errors import CorruptFileError, UnsupportedFormatError, UnsupportedVersionError
+
+BINARY_MAGIC = b"Kaydara FBX Binary  \x00\x1a"
+HEADER_SIZE = 27
+#: Deepest node nesting accepted; real files nest about eight levels.
+MAX_DEPTH = 32
+#: Largest array accepted after inflation (bytes); 1.5 M faces need well under this.
+MAX_ARRAY_BYTES = 1 << 31
+#: Deflate cannot expand data more than about 1032:1; a larger declared length is a lie.
+MAX_DEFLATE_RATIO = 1032
+#: Versions read; older files use a different scene layout.
+MIN_VERSION, MAX_VERSION = 6100, 9999
+
+Value = int | float | bool | str | bytes | np.ndarray
+
+
+class FbxNode:
+    """One node: ``name``, ``props`` (a list of values) and ``children`` (a list of nodes)."""
+
+    __slots__ = ("name", "props", "children")
+
+    def __init__(
+        self, name: str, props: list[Value] | None = None, children: list[FbxNode] | None = None
+    ) -> None:
+        self.name = name
+        self.props = props if props is not None else []
+        self.children = children if children is not None else []
+
+    def find(self, name: str) -> FbxNode | None:
+        """The first child called ``name``, or None."""
+        for child in self.children:
+            if child.name == name:
+                return child
+        return None
+
+    def find_all(self, name: str) -> list[FbxNode]:
+        return [child for child in self.children if child.name == name]
+
+    def value(self, index: int = 0, default: Value | None = None) -> Value | None:
+        return self.props[index] if len(self.props) > index else default
+
+    def __repr__(self) -> str:
+        return f"FbxNode({self.name!r}, {len(self.props)} props, {len(self.children)} children)"
+
+
+@dataclass
+class FbxDocument:
+    """A parsed file: its version, encoding and top-level nodes."""
+
+    version: int
+    binary: bool
+    big_endian: bool = False
+    roots: list[FbxNode] = field(default_factory=list)
+
+    def find(self, name: str) -> FbxNode | None:
+        for node in self.roots:
+            if node.name == name:
+                return node
+        return None
+
+
+def parse(data: bytes, source: str = "<bytes>") -> FbxDocument:
+    """Parse a whole FBX file held in memory, binary or ASCII."""
+    if len(data) == 0:
+        raise CorruptFileError(f"{source}: the file is empty")
+    if data.startswith(BINARY_MAGIC):
+        return _BinaryReader(data, source).read()
+    if data[:18] == BINARY_MAGIC[:18] or data.startswith(b"Kaydara"):
+        raise CorruptFileError(f"{source}: damaged binary FBX header (magic bytes do not match)")
+    return _parse_ascii(data, source)
+
+
+# --------------------------------------------------------------------------- binary reading
+
+_ARRAY_TYPES = {"f": "f4", "d": "f8", "l": "i8", "i": "i4", "b": "u1"}
+_SCALAR_TYPES = {
+    "Y": ("h", 2),
+    "C": ("?", 1),
+    "I": ("i", 4),
+    "F": ("f", 4),
+    "D": ("d", 8),
+    "L": ("q", 8),
+}
+
+
+class _BinaryReader:
+    def __init__(self, data: bytes, source: str) -> None:
+        self.data = data
+        self.source = source
+        self.size = len(data)
+        if self.size < HEADER_SIZE:
+            raise CorruptFileError(f"{source}: truncated binary FBX header ({self.size} bytes)")
+        self.big_endian = data[22] != 0
+        e = ">" if self.big_endian else "<"
+        self.endian = e
+        (self.version,) = struct.unpack_from(e + "I", data, 23)
+        if not MIN_VERSION <= self.version <= MAX_VERSION:
+            raise UnsupportedVersionError(
+                f"{source}: FBX version {self.version} is not supported "
+                f"(part3d reads {MIN_VERSION} to {MAX_VERSION}; re-export as FBX 7.4 or later)"
+            )
+        wide = self.version >= 7500
+        self.header = struct.Struct(e + ("QQQB" if wide else "IIIB"))
+        self.array_header = struct.Struct(e + "III")
+        self.u32 = struct.Struct(e + "I")
+        self.scalars = {k: struct.Struct(e + f) for k, (f, _) in _SCALAR_TYPES.items()}
+        self.scalar_sizes = {k: n for k, (_, n) in _SCALAR_TYPES.items()}
+
+    def read(self) -> FbxDocument:
+        roots, _ = self._read_list(HEADER_SIZE, self.size, 0, top=True)
+        return FbxDocument(self.version, True, self.big_endian, roots)
+
+    def _fail(self, what: str, offset: int) -> CorruptFileError:
+        return CorruptFileError(f"{self.source}: {what} (byte offset {offset})")
+
+    def _read_list(self, pos: int, end: int, depth: int, top: bool = False) -> tuple[list, int]:
+        """Read sibling nodes from ``pos`` until a null record or ``end``."""
+        if depth >= MAX_DEPTH:
+            raise self._fail(f"nodes nested deeper than {MAX_DEPTH} levels", pos)
+        nodes: list[FbxNode] = []
+        hsize = self.header.size
+        while True:
+            if pos + hsize > end:
+                if top and pos == self.size and nodes:
+                    # Some writers end the file after the last node without a null record.
+                    return nodes, pos
+                raise self._fail("truncated node record", pos)
+            end_offset, num_props, props_len, name_len = self.header.unpack_from(self.data, pos)
+            if end_offset == 0 and name_len == 0:
+                return nodes, pos + hsize
+            node, pos = self._read_node(pos, end, depth, end_offset, num_props, props_len, name_len)
+            nodes.append(node)
+
+    def _read_node(self, pos, end, depth, end_offset, num_props, props_len, name_len):
+        leaf = end_offset == 0
+        if leaf:
+            # Some Maya exports leave EndOffset zero on leaf nodes: the node ends with its
+            # properties and has no children.
+            end_offset = pos + self.header.size + name_len + props_len
+        if end_offset > end:
+            raise self._fail(
+                f"node end offset {end_offset} is past the end of its parent ({end})", pos
+            )
+        name_start = pos + self.header.size
+        props_start = name_start + name_len
+        props_end = props_start + props_len
+        if end_offset <= pos or props_start > end_offset:
+            raise self._fail(f"node end offset {end_offset} lies inside the node's own header", pos)
+        name = self.data[name_start:props_start].decode("utf-8", "surrogateescape")
+        if props_end > end_offset:
+            raise self._fail(f"node {name!r}: properties run past the node's end", pos)
+        if num_props > props_len:
+            raise self._fail(
+                f"node {name!r}: {num_props} properties cannot fit in {props_len} bytes", pos
+            )
+        props = []
+        p = props_start
+        for _ in range(num_props):
+            value, p = self._read_prop(p, props_end, name)
+            props.append(value)
+        if p != props_end:
+            raise self._fail(f"node {name!r}: property list length does not match its contents", p)
+        children: list[FbxNode] = []
+        if end_offset > props_end:
+            children, after = self._read_list(props_end, end_offset, depth + 1)
+            if after != end_offset:
+                raise self._fail(
+                    f"node {name!r}: children do not end at the node's end offset", after
+                )
+        return FbxNode(name, props, children), end_offset
+
+    def _read_prop(self, p: int, end: int, node: str):
+        if p >= end:
+            raise self._fail(f"node {node!r}: property list is truncated", p)
+        code = chr(self.data[p])
+        p += 1
+        if code in self.scalars:
+            n = self.scalar_sizes[code]
+            if p + n > end:
+                raise self._fail(f"node {node!r}: property is truncated", p)
+            (value,) = self.scalars[code].unpack_from(self.data, p)
+            return value, p + n
+        if code in _ARRAY_TYPES:
+            return self._read_array(p, end, node, code)
+        if code in "SR":
+            if p + 4 > end:
+                raise self._fail(f"node {node!r}: string length is truncated", p)
+            (n,) = self.u32.unpack_from(self.data, p)
+            p += 4
+            if p + n > end:
+                raise self._fail(f"node {node!r}: string of {n} bytes runs past the node", p)
+            raw = self.data[p : p + n]
+            # surrogateescape keeps names that differ only in invalid bytes distinct.
+            return (raw.decode("utf-8", "surrogateescape") if code == "S" else raw), p + n
+        raise self._fail(f"node {node!r}: unknown property type {code!r}", p - 1)
+
+    def _read_array(self, p: int, end: int, node: str, code: str):
+        if p + 12 > end:
+            raise self._fail(f"array {node!r}: header is truncated", p)
+        count, encoding, comp_len = self.array_header.unpack_from(self.data, p)
+        p += 12
+        dtype = np.dtype(self.endian + _ARRAY_TYPES[code])
+        nbytes = count * dtype.itemsize
+        if p + comp_len > end:
+            raise self._fail(
+                f"array {node!r}: {comp_len} bytes of data run past the end of the node", p
+            )
+        payload = self.data[p : p + comp_len]
+        if nbytes > MAX_ARRAY_BYTES:
+            raise self._fail(f"array {node!r}: declared length {count} is too large", p)
+        if encoding == 0:
+            if comp_len != nbytes:
+                raise self._fail(
+                    f"array {node!r}: {count} values need {nbytes} bytes but {comp_len} are stored",
+                    p,
+                )
+            raw = payload
+        elif encoding == 1:
+            if nbytes > comp_len * MAX_DEFLATE_RATIO + 64:
+                raise self._fail(
+                    f"array {node!r}: declared length {count} is impossible for "
+                    f"{comp_len} compressed bytes",
+                    p,
+                )
+            raw = _inflate(payload, nbytes, lambda what: self._fail(f"array {node!r}: {what}", p))
+        else:
+            raise self._fail(f"array {node!r}: unknown encoding {encoding}", p)
+        arr = np.frombuffer(raw, dtype=dtype, count=count)
+        if self.big_endian and dtype.itemsize > 1:
+            arr = arr.astype(dtype.newbyteorder("="))
+        if code == "b":
+            arr = arr.astype(bool)
+        return arr, p + comp_len
+
+
+def _inflate(payload: bytes, nbytes: int, fail) -> bytes:
+    """Inflate a zlib stream that must give exactly ``nbytes`` bytes; never more."""
+    inflater = zlib.decompressobj()
+    try:
+        # max_length 0 would mean "no limit": always pass at least 1.
+        raw = inflater.decompress(payload, max(nbytes, 1))
+        # The stream must end (checksum included) right after the declared length.
+        if (
+            len(raw) == nbytes
+            and not inflater.eof
+            and (inflater.decompress(inflater.unconsumed_tail, 1) or not inflater.eof)
+        ):
+            raise fail("zlib stream is longer than the declared length")
+    except zlib.error as exc:
+        raise fail(f"corrupt zlib data ({exc})") from None
+    if len(raw) != nbytes or not inflater.eof:
+        raise fail(f"zlib stream inflates to {len(raw)} bytes, {nbytes} declared")
+    return raw
+
+
+# --------------------------------------------------------------------------- ASCII reading
+
+_TOKEN = re.compile(
+    rb"""
+    (?P<ws>[ \t\r\n]+)
+  | (?P<comment>;[^\n]*)
+  | (?P<key>[A-Za-z_][A-Za-z0-9_|\-]*)[ \t]*:
+  | (?P<string>"[^"\n]*")
+  | (?P<number>[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?(?:\#[A-Za-z]+)?)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_.\-]*)
+  | (?P<count>\*[0-9]+)
+  | (?P<punct>[{},])
+    """,
+    re.VERBOSE,
+)
+# A long run of comma-separated numbers: parsed in one numpy call instead of token by token.
+_NUMBER_RUN = re.compile(
+    rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+    rb"(?:[ \t\r\n]*,[ \t\r\n]*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?){15,}"
+)
+_ARRAY_OPEN = re.compile(rb"[ \t]*\*([0-9]+)[ \t\r\n]*\{[ \t\r\n]*(?:a[ \t]*:)?")
+_VERSION_COMMENT = re.compile(rb"^[ \t]*;[ \t]*FBX[ \t]+([0-9]+)\.([0-9]+)\.([0-9]+)", re.M)
+_VERSION_NODE = re.compile(rb"FBXVersion:[ \t]*([0-9]+)")
+_FLOAT_MARK = re.compile(rb"[.eE#]")
+
+
+def ascii_version(data: bytes) -> int | None:
+    """The version an ASCII file states: its '; FBX x.y.z' comment, else FBXVersion."""
+    head = data[:65536]
+    m = _VERSION_COMMENT.search(head)
+    if m:
+        return int(m[1]) * 1000 + int(m[2]) * 100 + int(m[3])
+    m = _VERSION_NODE.search(head)
+    return int(m[1]) if m else None
+
+
+def _parse_numbers(text: bytes) -> np.ndarray:
+    """A comma-separated list of numbers as int64, or float64 when any has a fraction.
+
+    Raises ValueError when an entry is not a number.
+    """
+    is_float = _FLOAT_MARK.search(text) is not None
+    text = text.strip()
+    if text.endswith(b","):  # a trailing comma before '}' is common in hand-edited files
+        text = text[:-1]
+    if not text:
+        return np.zeros(0, dtype=np.float64 if is_float else np.int64)
+    items = text.split(b",")
+    try:
+        return np.array(items, dtype=np.float64 if is_float else np.int64)
+    except (ValueError, OverflowError):
+        pass
+    try:
+        return np.array(items, dtype=np.float64)
+    except ValueError:
+        raise ValueError("non-numeric value in an array") from None
+
+
+def _parse_ascii(data: bytes, source: str) -> FbxDocument:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UnsupportedFormatError(f"{source}: UTF-16 text is not FBX (save the file as UTF-8)")
+    head = data[:4096]
+    if b"\x00" in head:
+        raise UnsupportedFormatError(
+            f"{source}: not an FBX file (binary data without the FBX magic)"
+        )
+    version = ascii_version(data)
+    if version is None:
+        raise UnsupportedFormatError(f"{source}: not an FBX file (no FBX header found)")
+    if not MIN_VERSION <= version <= MAX_VERSION:
+        raise UnsupportedVersionError(
+            f"{source}: FBX version {version} is not supported "
+            f"(part3d reads {MIN_VERSION} to {MAX_VERSION}; re-export as FBX 7.4 or later)"
+        )
+
+    def fail(what: str, at: int) -> CorruptFileError:
+        line = data.count(b"\n", 0, at) + 1
+        return CorruptFileError(f"{source}: {what} (line {line})")
+
+    roots: list[FbxNode] = []
+    stack: list[tuple[FbxNode | None, list[FbxNode]]] = [(None, roots)]
+    current: FbxNode | None = None
+    pos, size = 0, len(data)
+    match = _TOKEN.match
+    while pos < size:
+        m = match(data, pos)
+        if m is None:
+            raise fail(f"unexpected character {data[pos : pos + 1]!r}", pos)
+        kind = m.lastgroup
+        end = m.end()
+        if kind == "ws" or kind == "comment":
+            pos = end
+            continue
+        if kind == "key":
+            current = FbxNode(m["key"].decode("ascii"))
+            stack[-1][1].append(current)
+            pos = end
+            # Fast paths for big arrays: '*N { a: ... }' (7.x) and long number runs (6.1).
+            arr = _ARRAY_OPEN.match(data, pos)
+            if arr is not None:
+                close = data.find(b"}", arr.end())
+                if close < 0:
+                    raise fail(f"array {current.name!r} is not closed", pos)
+                try:
+                    current.props.append(_parse_numbers(data[arr.end() : close]))
+                except ValueError as exc:
+                    raise fail(f"array {current.name!r}: {exc}", pos) from None
+                pos = close + 1
+                current = None
+                continue
+            skip = pos
+            while skip < size and data[skip] in b" \t":
+                skip += 1
+            run = _NUMBER_RUN.match(data, skip)
+            if run is not None:
+                try:
+                    current.props.append(_parse_numbers(run[0]))
+                except ValueError as exc:
+                    raise fail(f"array {current.name!r}: {exc}", pos) from None
+                pos = run.end()
+            continue
+        if kind == "punct":
+            ch = m["punct"]
+            if ch == b",":
+                pass
+            elif ch == b"{":
+                if current is None:
+                    raise fail("'{' without a node name", pos)
+                if len(stack) >= MAX_DEPTH:
+                    raise fail(f"nodes nested deeper than {MAX_DEPTH} levels", pos)
+                stack.append((current, current.children))
+                current = None
+            else:
+                if len(stack) == 1:
+                    raise fail("unexpected '}' (more closing braces than opening ones)", pos)
+                stack.pop()
+                current = None
+            pos = end
+            continue
+        if kind == "count":
+            pos = end
+            continue
+        if current is None:
+            raise fail("value without a node name", pos)
+        if kind == "string":
+            text = m["string"][1:-1].decode("utf-8", "surrogateescape")
+            current.props.append(text.replace("&quot;", '"') if "&" in text else text)
+        elif kind == "number":
+            tok = m["number"]
+            if b"#" in tok:
+                # MSVC's printf spellings: 1.#INF, -1.#IND, 1.#QNAN
+                low = tok.lower()
+                value = float("nan") if (b"ind" in low or b"nan" in low) else float("inf")
+                current.props.append(-value if tok.startswith(b"-") else value)
+            elif _FLOAT_MARK.search(tok):
+                current.props.append(float(tok))
+            else:
+                current.props.append(int(tok))
+        else:  # bare word, e.g. 'Shading: Y'
+            current.props.append(m["word"].decode("ascii"))
+        pos = end
+    if len(stack) > 1:
+        open_name = stack[-1][0].name if stack[-1][0] is not None else "?"
+        raise fail(f"node {open_name!r} is not closed (missing '}}')", size)
+    return FbxDocument(version, False, False, roots)

@@ -1,0 +1,152 @@
+"""The scene model: plain dataclasses over numpy arrays.
+
+Face-id convention (the contract users edit): a face id is the index of a polygon in its
+mesh, in file order. Polygons are stored as a flat corner array plus offsets, so polygon ``i``
+has the corners ``corners[offsets[i]:offsets[i + 1]]``. A polygon with fewer than three corners
+keeps its id and yields no triangles. ``tri_corners`` holds the triangulation as corner
+indices and ``tri_face`` maps each triangle back to its polygon id; nothing renumbers faces.
+
+Vertices are in world space (the node's geometry-to-world transform applied); that transform,
+the parent's name and the file's unit and axes are kept for writers that need them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Material:
+    """A surface material: ``color`` is linear RGBA in [0, 1]; ``texture`` a file name or None."""
+
+    name: str
+    color: tuple[float, float, float, float] = (0.8, 0.8, 0.8, 1.0)
+    texture: str | None = None
+
+
+@dataclass
+class Mesh:
+    """One node that carries geometry.
+
+    Shapes: ``vertices`` (n, 3) float64; ``corners`` (k,) int64 vertex index per corner;
+    ``offsets`` (p + 1,) int64 with ``offsets[0] == 0`` and ``offsets[-1] == k``;
+    ``tri_corners`` (t, 3) int64 corner indices; ``tri_face`` (t,) int64 polygon ids;
+    ``face_material`` (p,) int32 indices into ``materials`` (0 when there are none);
+    ``normals`` (k, 3) float64 per corner or None; ``uvs`` (k, 2) float64 per corner or None
+    (the first UV set; ``uv_set_names`` names every set the file had);
+    ``transform`` (4, 4) the geometry-to-world matrix already applied to ``vertices``.
+    """
+
+    name: str
+    vertices: np.ndarray
+    corners: np.ndarray
+    offsets: np.ndarray
+    tri_corners: np.ndarray
+    tri_face: np.ndarray
+    face_material: np.ndarray
+    normals: np.ndarray | None = None
+    uvs: np.ndarray | None = None
+    uv_set_names: list[str] = field(default_factory=list)
+    materials: list[Material] = field(default_factory=list)
+    transform: np.ndarray = field(default_factory=lambda: np.eye(4))
+    parent: str | None = None
+
+    @property
+    def polygon_count(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def polygon_sizes(self) -> np.ndarray:
+        """(p,) int64: number of corners of each polygon."""
+        return np.diff(self.offsets)
+
+    @property
+    def triangles(self) -> np.ndarray:
+        """(t, 3) int64: the triangulation as vertex indices."""
+        return self.corners[self.tri_corners]
+
+    @property
+    def corner_face(self) -> np.ndarray:
+        """(k,) int64: the polygon id of each corner."""
+        return np.repeat(np.arange(self.polygon_count, dtype=np.int64), self.polygon_sizes)
+
+    def used_vertices(self) -> np.ndarray:
+        """(m,) int64: indices of the vertices used by polygons with three or more corners."""
+        sizes = self.polygon_sizes
+        keep = np.repeat(sizes >= 3, sizes)
+        return np.unique(self.corners[keep])
+
+    def bounds(self) -> np.ndarray | None:
+        """(2, 3) float64 min and max over the vertices of polygons; None without polygons."""
+        used = self.used_vertices()
+        if len(used) == 0:
+            return None
+        v = self.vertices[used]
+        return np.stack([v.min(axis=0), v.max(axis=0)])
+
+    def polygon_areas(self) -> np.ndarray:
+        """(p,) float64: each polygon's vector area magnitude (0 for fewer than three corners).
+
+        For a planar simple polygon this is its area whatever its triangulation.
+        """
+        p = self.polygon_count
+        if p == 0:
+            return np.zeros(0)
+        sizes = self.polygon_sizes
+        face = self.corner_face
+        first = self.vertices[self.corners[self.offsets[:-1]]]
+        pts = self.vertices[self.corners] - first[face]
+        # The corner that follows each corner inside its polygon (wrapping to the first).
+        nxt = np.arange(len(self.corners)) + 1
+        ends = self.offsets[1:] - 1
+        nxt[ends[sizes > 0]] = self.offsets[:-1][sizes > 0]
+        cross = np.cross(pts, pts[nxt])
+        vec = np.zeros((p, 3))
+        np.add.at(vec, face, cross)
+        area = 0.5 * np.linalg.norm(vec, axis=1)
+        area[sizes < 3] = 0.0
+        return area
+
+    def area(self) -> float:
+        """World-space surface area: the sum of ``polygon_areas``."""
+        return float(self.polygon_areas().sum())
+
+    def triangle_areas(self) -> np.ndarray:
+        """(t,) float64: the area of each triangle of the triangulation."""
+        tri = self.vertices[self.triangles]
+        return 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+
+
+@dataclass
+class Scene:
+    """A loaded model: its meshes plus what the file said about itself.
+
+    ``unit_meters`` is the length of one file unit in metres; ``axes`` the file's
+    (right, up, front) axes as ``+X``/``-Y``/...; neither is applied to the vertices.
+    """
+
+    meshes: list[Mesh] = field(default_factory=list)
+    unit_meters: float = 1.0
+    axes: tuple[str, str, str] = ("+X", "+Y", "+Z")
+    format: str = ""
+    version: int | None = None
+    creator: str = ""
+    source: str = ""
+
+    @property
+    def polygon_count(self) -> int:
+        return sum(m.polygon_count for m in self.meshes)
+
+    @property
+    def triangle_count(self) -> int:
+        return sum(len(m.tri_face) for m in self.meshes)
+
+    def bounds(self) -> np.ndarray | None:
+        """(2, 3) float64 union of the meshes' bounds, or None when no mesh has a polygon."""
+        boxes = [b for b in (m.bounds() for m in self.meshes) if b is not None]
+        if not boxes:
+            return None
+        stacked = np.stack(boxes)
+        return np.stack([stacked[:, 0].min(axis=0), stacked[:, 1].max(axis=0)])
