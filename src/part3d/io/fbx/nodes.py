@@ -439,3 +439,156 @@ def _parse_ascii(data: bytes, source: str) -> FbxDocument:
         open_name = stack[-1][0].name if stack[-1][0] is not None else "?"
         raise fail(f"node {open_name!r} is not closed (missing '}}')", size)
     return FbxDocument(version, False, False, roots)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class Int64(int):
+    """An integer stored as a 64-bit FBX property ('L'), e.g. object ids."""
+
+    __slots__ = ()
+
+
+class Int16(int):
+    """An integer stored as a 16-bit FBX property ('Y')."""
+
+    __slots__ = ()
+
+
+class Float32(float):
+    """A float stored as a 32-bit FBX property ('F')."""
+
+    __slots__ = ()
+
+
+_DTYPE_CODES = {
+    np.dtype("float64"): "d",
+    np.dtype("float32"): "f",
+    np.dtype("int64"): "l",
+    np.dtype("int32"): "i",
+    np.dtype("bool"): "b",
+}
+#: Arrays larger than this many bytes are zlib-compressed when written.
+COMPRESS_THRESHOLD = 128
+_FOOTER_ID = bytes.fromhex("fabcab09d0c8d466b176fb831cf7267e")
+_FOOTER_MAGIC = bytes.fromhex("f85a8c6adef5d97eece90ce3758f290b")
+
+
+def _encode_prop(value: Value, out: bytearray) -> None:
+    if isinstance(value, np.ndarray):
+        arr = np.ascontiguousarray(value)
+        if arr.dtype not in _DTYPE_CODES:
+            arr = arr.astype(np.float64 if arr.dtype.kind == "f" else np.int64)
+        code = _DTYPE_CODES[arr.dtype]
+        raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        if len(raw) > COMPRESS_THRESHOLD:
+            payload, encoding = zlib.compress(raw, 1), 1
+        else:
+            payload, encoding = raw, 0
+        out += code.encode()
+        out += struct.pack("<III", len(arr), encoding, len(payload))
+        out += payload
+    elif isinstance(value, bool):
+        out += b"C" + struct.pack("<?", value)
+    elif isinstance(value, Int64):
+        out += b"L" + struct.pack("<q", value)
+    elif isinstance(value, Int16):
+        out += b"Y" + struct.pack("<h", value)
+    elif isinstance(value, int):
+        out += (
+            (b"I" + struct.pack("<i", value))
+            if -(2**31) <= value < 2**31
+            else (b"L" + struct.pack("<q", value))
+        )
+    elif isinstance(value, Float32):
+        out += b"F" + struct.pack("<f", value)
+    elif isinstance(value, float):
+        out += b"D" + struct.pack("<d", value)
+    elif isinstance(value, str):
+        raw = value.encode("utf-8", "surrogateescape")
+        out += b"S" + struct.pack("<I", len(raw)) + raw
+    elif isinstance(value, bytes):
+        out += b"R" + struct.pack("<I", len(value)) + value
+    else:
+        raise TypeError(f"cannot store {type(value).__name__} in an FBX property")
+
+
+def _encode_node(node: FbxNode, out: bytearray, wide: bool) -> None:
+    header = struct.Struct("<QQQB" if wide else "<IIIB")
+    start = len(out)
+    name = node.name.encode("utf-8")
+    out += bytes(header.size) + name
+    props_start = len(out)
+    for value in node.props:
+        _encode_prop(value, out)
+    props_len = len(out) - props_start
+    for child in node.children:
+        _encode_node(child, out, wide)
+    if node.children or not node.props:
+        # A null record closes a child list; the FBX SDK also writes one for empty nodes.
+        out += bytes(header.size)
+    header.pack_into(out, start, len(out), len(node.props), props_len, len(name))
+
+
+def write_binary(roots: list[FbxNode], version: int = 7400) -> bytes:
+    """Encode top-level nodes as a little-endian binary FBX file, footer included."""
+    wide = version >= 7500
+    out = bytearray(BINARY_MAGIC + b"\x00" + struct.pack("<I", version))
+    for node in roots:
+        _encode_node(node, out, wide)
+    out += bytes(25 if wide else 13)
+    out += _FOOTER_ID + bytes(4)
+    out += bytes(16 - len(out) % 16)
+    out += struct.pack("<I", version) + bytes(120) + _FOOTER_MAGIC
+    return bytes(out)
+
+
+def _ascii_value(value: Value) -> str:
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(float(value)) if np.isfinite(value) else "0"
+    if isinstance(value, str):
+        return '"' + value.replace('"', "&quot;").replace("\n", " ") + '"'
+    if isinstance(value, bytes):
+        return '"' + value.hex() + '"'
+    raise TypeError(f"cannot store {type(value).__name__} in an FBX property")
+
+
+def _ascii_array(arr: np.ndarray) -> str:
+    if arr.dtype.kind == "f":
+        return ",".join(map(repr, arr.astype(np.float64).tolist()))
+    return ",".join(map(str, arr.astype(np.int64).tolist()))
+
+
+def _write_ascii_node(node: FbxNode, depth: int, out: list[str]) -> None:
+    pad = "\t" * depth
+    if len(node.props) == 1 and isinstance(node.props[0], np.ndarray):
+        arr = node.props[0]
+        out.append(f"{pad}{node.name}: *{len(arr)} {{\n{pad}\ta: {_ascii_array(arr)}\n{pad}}}\n")
+        return
+    values = ", ".join(_ascii_value(v) for v in node.props)
+    line = f"{pad}{node.name}: {values}" if values else f"{pad}{node.name}: "
+    if node.children or not node.props:
+        out.append(line + " {\n")
+        for child in node.children:
+            _write_ascii_node(child, depth + 1, out)
+        out.append(pad + "}\n")
+    else:
+        out.append(line + "\n")
+
+
+def write_ascii(roots: list[FbxNode], version: int = 7400) -> bytes:
+    """Encode top-level nodes as an ASCII FBX file."""
+    major, minor = divmod(version, 1000)
+    out = [
+        f"; FBX {major}.{minor // 100}.{minor % 100} project file\n",
+        "; ----------------------------------------------------\n\n",
+    ]
+    for node in roots:
+        _write_ascii_node(node, 0, out)
+        out.append("\n")
+    return "".join(out).encode("utf-8", "surrogateescape")

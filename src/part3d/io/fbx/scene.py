@@ -311,8 +311,6 @@ class _Geometry:
     uvs: np.ndarray | None
     uv_names: list[str]
     face_material: np.ndarray | None
-    tri_corners: np.ndarray | None = None
-    tri_face: np.ndarray | None = None
 
 
 def _read_geometry(geo: FbxNode, where: str) -> _Geometry:
@@ -552,13 +550,15 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
         for gkey in node_geometry.get(key, []):
             node = models[key]
             if gkey not in geometry_cache:
-                geo = _read_geometry(geometries[gkey], f"{source}: mesh {node.name!r}")
-                geo.tri_corners, geo.tri_face = triangulate(geo.vertices, geo.corners, geo.offsets)
-                geometry_cache[gkey] = geo
+                geometry_cache[gkey] = _read_geometry(
+                    geometries[gkey], f"{source}: mesh {node.name!r}"
+                )
             geo = geometry_cache[gkey]
             _resolve_world(node)
             xform = node.world @ _geometry_transform(node.props)
             verts = geo.vertices @ xform[:3, :3].T + xform[:3, 3]
+            # Triangulate in world space, so that a written and re-read scene triangulates alike.
+            tri_corners, tri_face = triangulate(verts, geo.corners, geo.offsets)
             normals = None
             if geo.normals is not None:
                 nm = (
@@ -583,8 +583,8 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
                     vertices=verts,
                     corners=geo.corners,
                     offsets=geo.offsets,
-                    tri_corners=geo.tri_corners,
-                    tri_face=geo.tri_face,
+                    tri_corners=tri_corners,
+                    tri_face=tri_face,
                     face_material=face_material,
                     normals=normals,
                     uvs=geo.uvs,
