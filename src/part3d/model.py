@@ -17,6 +17,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def unique_names(names: list[str]) -> list[str]:
+    """Mesh names made unique in order: a name used again gets ``_2``, ``_3``, ... (skipping
+    any suffix another mesh already has as its own name)."""
+    taken = set(names)
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        if name in seen:
+            k = 2
+            while f"{name}_{k}" in taken or f"{name}_{k}" in seen:
+                k += 1
+            name = f"{name}_{k}"
+        seen.add(name)
+        out.append(name)
+    return out
+
+
 @dataclass
 class Material:
     """A surface material: ``color`` is linear RGBA in [0, 1]; ``texture`` a file name or None."""

@@ -41,6 +41,10 @@ def load(path: str | Path) -> Scene:
         scene = meshes.read(path, fmt)
     if not scene.meshes:
         raise EmptySceneError(f"{path.name}: the file contains no mesh")
+    if scene.polygon_count == 0 or all(len(m.tri_face) == 0 for m in scene.meshes):
+        raise EmptySceneError(
+            f"{path.name}: the file's meshes have no faces (only points, lines or empty meshes)"
+        )
     return scene
 
 

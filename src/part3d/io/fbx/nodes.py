@@ -153,21 +153,28 @@ class _BinaryReader:
             nodes.append(node)
 
     def _read_node(self, pos, end, depth, end_offset, num_props, props_len, name_len):
-        leaf = end_offset == 0
-        if leaf:
-            # Some Maya exports leave EndOffset zero on leaf nodes: the node ends with its
-            # properties and has no children.
-            end_offset = pos + self.header.size + name_len + props_len
-        if end_offset > end:
-            raise self._fail(
-                f"node end offset {end_offset} is past the end of its parent ({end})", pos
-            )
         name_start = pos + self.header.size
         props_start = name_start + name_len
         props_end = props_start + props_len
-        if end_offset <= pos or props_start > end_offset:
-            raise self._fail(f"node end offset {end_offset} lies inside the node's own header", pos)
+        if props_start > self.size:
+            raise self._fail("the file is truncated inside a node name", pos)
         name = self.data[name_start:props_start].decode("utf-8", "surrogateescape")
+        if end_offset == 0:
+            # Some Maya exports leave EndOffset zero on leaf nodes: the node ends with its
+            # properties and has no children.
+            end_offset = props_end
+        if end_offset > self.size:
+            raise self._fail(
+                f"the file is truncated or damaged: node {name!r} ends at byte {end_offset} "
+                f"but the file has {self.size} bytes",
+                pos,
+            )
+        if end_offset > end:
+            raise self._fail(f"node {name!r} ends past the end of its parent node", pos)
+        if end_offset <= pos or props_start > end_offset:
+            raise self._fail(
+                f"node {name!r}: end offset {end_offset} lies inside the node's own header", pos
+            )
         if props_end > end_offset:
             raise self._fail(f"node {name!r}: properties run past the node's end", pos)
         if num_props > props_len:

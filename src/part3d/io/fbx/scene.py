@@ -22,7 +22,7 @@ import numpy as np
 from part3d.errors import CorruptFileError, EmptySceneError
 from part3d.io.fbx.nodes import FbxDocument, FbxNode
 from part3d.io.triangulate import triangulate
-from part3d.model import Material, Mesh, Scene
+from part3d.model import Material, Mesh, Scene, unique_names
 
 _AXES = {0: "X", 1: "Y", 2: "Z"}
 #: Maximum nodes walked up a parent chain; a longer chain is a cycle.
@@ -545,7 +545,6 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
         return material_cache[key]
 
     geometry_cache: dict[object, _Geometry] = {}
-    used_names: dict[str, int] = {}
     for key in order:
         for gkey in node_geometry.get(key, []):
             node = models[key]
@@ -575,11 +574,9 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
                 face_material = np.clip(geo.face_material, 0, len(mats) - 1).astype(np.int32)
             else:
                 face_material = np.zeros(n_faces, dtype=np.int32)
-            count = used_names.get(node.name, 0) + 1
-            used_names[node.name] = count
             scene.meshes.append(
                 Mesh(
-                    name=node.name if count == 1 else f"{node.name}_{count}",
+                    name=node.name,
                     vertices=verts,
                     corners=geo.corners,
                     offsets=geo.offsets,
@@ -594,6 +591,8 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
                     parent=node.parent.name if node.parent is not None else None,
                 )
             )
+    for mesh, name in zip(scene.meshes, unique_names([m.name for m in scene.meshes]), strict=True):
+        mesh.name = name
     return scene
 
 

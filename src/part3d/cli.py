@@ -1,0 +1,177 @@
+"""The ``part3d`` command line: ``convert`` and ``info`` (``split``, ``serve``, ... come later).
+
+Every failure prints one line naming the file and the problem and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from part3d import __version__
+from part3d.errors import Part3DError
+
+
+def _scene_summary(scene, path: Path) -> dict:
+    bounds = scene.bounds()
+    return {
+        "file": str(path),
+        "format": scene.format,
+        "version": scene.version,
+        "creator": scene.creator,
+        "unit_meters": scene.unit_meters,
+        "axes": list(scene.axes),
+        "meshes": [
+            {
+                "name": m.name,
+                "vertices": len(m.vertices),
+                "polygons": m.polygon_count,
+                "triangles": len(m.tri_face),
+                "materials": [mat.name for mat in m.materials],
+                "normals": m.normals is not None,
+                "uvs": m.uvs is not None,
+            }
+            for m in scene.meshes
+        ],
+        "polygons": scene.polygon_count,
+        "triangles": scene.triangle_count,
+        "bbox": None if bounds is None else [float(x) for x in bounds.reshape(-1)],
+    }
+
+
+def _print_summary(summary: dict, console) -> None:
+    from rich.table import Table
+
+    head = f"[bold]{summary['file']}[/bold]  {summary['format'].upper()}"
+    if summary["version"]:
+        head += f" {summary['version']}"
+    console.print(head)
+    if summary["creator"]:
+        console.print(f"  creator  {summary['creator']}")
+    console.print(
+        f"  unit     {summary['unit_meters']:g} m    axes (right, up, front) "
+        f"{' '.join(summary['axes'])}"
+    )
+    if summary["bbox"]:
+        lo, hi = summary["bbox"][:3], summary["bbox"][3:]
+        console.print(
+            "  bbox     "
+            + " ".join(f"{x:.4g}" for x in lo)
+            + "  ..  "
+            + " ".join(f"{x:.4g}" for x in hi)
+        )
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for col in ("mesh", "vertices", "polygons", "triangles", "materials"):
+        table.add_column(col, justify="left" if col in ("mesh", "materials") else "right")
+    for m in summary["meshes"]:
+        table.add_row(
+            m["name"],
+            str(m["vertices"]),
+            str(m["polygons"]),
+            str(m["triangles"]),
+            ", ".join(m["materials"]),
+        )
+    table.add_row(
+        f"[bold]{len(summary['meshes'])} meshes[/bold]",
+        "",
+        f"[bold]{summary['polygons']}[/bold]",
+        f"[bold]{summary['triangles']}[/bold]",
+        "",
+    )
+    console.print(table)
+
+
+def cmd_info(args) -> int:
+    from part3d.io import load
+
+    path = Path(args.file)
+    scene = load(path)
+    summary = _scene_summary(scene, path)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        from rich.console import Console
+
+        _print_summary(summary, Console(highlight=False))
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from part3d.io import load, save
+
+    src, dst = Path(args.input), Path(args.output)
+    if not dst.parent.exists():
+        raise Part3DError(f"{dst}: the output folder {dst.parent} does not exist")
+    t0 = time.perf_counter()
+    scene = load(src)
+    t1 = time.perf_counter()
+    save(scene, dst, ascii=args.ascii)
+    t2 = time.perf_counter()
+    written = [dst] + ([dst.with_suffix(".mtl")] if dst.suffix.lower() == ".obj" else [])
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "input": str(src),
+                    "outputs": [str(p) for p in written],
+                    "meshes": len(scene.meshes),
+                    "polygons": scene.polygon_count,
+                    "triangles": scene.triangle_count,
+                    "seconds": {"read": t1 - t0, "write": t2 - t1},
+                }
+            )
+        )
+    else:
+        print(
+            f"{src} -> {', '.join(str(p) for p in written)}: {len(scene.meshes)} meshes, "
+            f"{scene.polygon_count} polygons, {scene.triangle_count} triangles "
+            f"(read {t1 - t0:.2f} s, write {t2 - t1:.2f} s)"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="part3d", description="Split 3D models into their parts.")
+    parser.add_argument("--version", action="version", version=f"part3d {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "convert",
+        help="convert a model between formats (by file extension)",
+        description="Convert IN to OUT; formats follow the extensions: read "
+        "fbx, obj, gltf, glb, stl, ply, off; write fbx, obj (+mtl), glb, stl, ply.",
+    )
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--ascii", action="store_true", help="write ASCII FBX instead of binary")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("info", help="show the meshes, counts, unit, axes and bounds of a model")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except Part3DError as exc:
+        print(f"part3d: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = exc.filename or ""
+        print(f"part3d: error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("part3d: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

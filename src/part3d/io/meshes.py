@@ -1,0 +1,454 @@
+"""OBJ, glTF/GLB, STL, PLY and OFF into and out of the scene model.
+
+glTF/GLB, STL, PLY and OFF go through trimesh with processing off, so face order is kept:
+glTF gives one mesh per node (its primitives concatenated in order), the others one mesh.
+
+OBJ is parsed here, because trimesh triangulates polygons while loading (reordering the
+triangles of all-quad files) and drops points and lines, which would break the face-id
+contract: a face id in an OBJ file is the index of its ``f`` line within its object or group,
+and polygons keep their corners. The material library (``mtllib``) gives colours and textures.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from part3d.errors import CorruptFileError, InputError
+from part3d.io.triangulate import triangulate
+from part3d.model import Material, Mesh, Scene, unique_names
+
+DEFAULT_COLOR = (0.8, 0.8, 0.8, 1.0)
+
+
+def build_mesh(
+    name: str,
+    vertices: np.ndarray,
+    corners: np.ndarray,
+    offsets: np.ndarray,
+    *,
+    face_material: np.ndarray | None = None,
+    materials: list[Material] | None = None,
+    normals: np.ndarray | None = None,
+    uvs: np.ndarray | None = None,
+    uv_set_names: list[str] | None = None,
+) -> Mesh:
+    """A :class:`Mesh` from polygons given as flat corners plus offsets; triangulates them."""
+    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
+    if len(vertices) and not np.isfinite(vertices).all():
+        bad = int(np.flatnonzero(~np.isfinite(vertices).all(axis=1))[0])
+        raise CorruptFileError(f"mesh {name!r}: vertex {bad} has a non-finite coordinate")
+    corners = np.asarray(corners, dtype=np.int64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    tri_corners, tri_face = triangulate(vertices, corners, offsets)
+    n_faces = len(offsets) - 1
+    return Mesh(
+        name=name,
+        vertices=vertices,
+        corners=corners,
+        offsets=offsets,
+        tri_corners=tri_corners,
+        tri_face=tri_face,
+        face_material=(
+            np.zeros(n_faces, dtype=np.int32)
+            if face_material is None
+            else np.asarray(face_material, dtype=np.int32)
+        ),
+        normals=normals,
+        uvs=uvs,
+        uv_set_names=list(uv_set_names or ([] if uvs is None else ["UVMap"])),
+        materials=list(materials or []),
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read(path: Path, fmt: str) -> Scene:
+    """Read ``path`` in format ``fmt`` (obj, gltf, glb, stl, ply, off)."""
+    if fmt == "obj":
+        return read_obj(path)
+    try:
+        loaded = trimesh.load(str(path), file_type=fmt, process=False, merge_primitives=True)
+    except InputError:
+        raise
+    except Exception as exc:  # trimesh raises many kinds; all mean the file is unusable
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorruptFileError(
+            f"{path.name}: not a readable {fmt.upper()} file ({detail})"
+        ) from None
+    scene = Scene(format=fmt, source=path.name)
+    if isinstance(loaded, trimesh.Scene):
+        nodes = list(loaded.graph.nodes_geometry)
+        if fmt in ("gltf", "glb"):
+            order = _gltf_node_order(path, fmt)
+            nodes.sort(key=lambda n: order.get(str(n), len(order)))
+        for node in nodes:
+            transform, geom_name = loaded.graph[node]
+            geom = loaded.geometry[geom_name]
+            if not isinstance(geom, trimesh.Trimesh):
+                continue  # point clouds and paths carry no faces
+            # Unnamed glTF nodes get their index as a name: use the mesh's name instead.
+            name = geom_name if str(node).isdigit() else str(node)
+            scene.meshes.append(_from_trimesh(geom, name, transform))
+    elif isinstance(loaded, trimesh.Trimesh):
+        scene.meshes.append(_from_trimesh(loaded, path.stem, np.eye(4)))
+    for mesh, name in zip(scene.meshes, unique_names([m.name for m in scene.meshes]), strict=True):
+        mesh.name = name
+    return scene
+
+
+def _gltf_node_order(path: Path, fmt: str) -> dict[str, int]:
+    """glTF node name (or index, for unnamed nodes, as trimesh names them) -> file index."""
+    try:
+        if fmt == "glb":
+            with path.open("rb") as f:
+                head = f.read(20)
+                length = struct.unpack_from("<I", head, 12)[0]
+                doc = json.loads(f.read(length))
+        else:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, struct.error):
+        return {}
+    order = {}
+    for i, node in enumerate(doc.get("nodes", [])):
+        order.setdefault(str(node.get("name", i)) if isinstance(node, dict) else str(i), i)
+        order.setdefault(str(i), i)
+    return order
+
+
+def _from_trimesh(tm: trimesh.Trimesh, name: str, transform: np.ndarray) -> Mesh:
+    faces = np.asarray(tm.faces, dtype=np.int64)
+    vertices = np.asarray(tm.vertices, dtype=np.float64)
+    transform = np.asarray(transform, dtype=np.float64)
+    world = vertices @ transform[:3, :3].T + transform[:3, 3]
+    corners = faces.reshape(-1)
+    offsets = np.arange(0, len(corners) + 1, 3, dtype=np.int64)
+    normals = None
+    if "vertex_normals" in tm._cache:  # normals the file had; trimesh computes them otherwise
+        vn = np.asarray(tm.vertex_normals, dtype=np.float64)
+        if len(vn) == len(vertices):
+            nm = np.linalg.inv(transform[:3, :3]).T
+            vn = vn @ nm.T
+            length = np.linalg.norm(vn, axis=1, keepdims=True)
+            vn = np.divide(vn, length, out=np.zeros_like(vn), where=length > 0)
+            normals = vn[corners]
+    uvs = None
+    visual = tm.visual
+    material = None
+    if isinstance(visual, trimesh.visual.TextureVisuals):
+        if visual.uv is not None and len(visual.uv) == len(vertices):
+            uvs = np.asarray(visual.uv, dtype=np.float64)[corners]
+        material = _material_from_trimesh(visual.material, name)
+    elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
+        rgba = np.asarray(visual.main_color, dtype=np.float64) / 255.0
+        material = Material(f"{name}_color", tuple(float(c) for c in rgba))
+    mesh = build_mesh(
+        name,
+        world,
+        corners,
+        offsets,
+        normals=normals,
+        uvs=uvs,
+        materials=[material] if material is not None else [],
+    )
+    mesh.transform = transform
+    return mesh
+
+
+def _material_from_trimesh(mat, fallback: str) -> Material | None:
+    if mat is None:
+        return None
+    name = getattr(mat, "name", None) or f"{fallback}_material"
+    color = getattr(mat, "baseColorFactor", None)
+    if color is None:
+        color = getattr(mat, "main_color", None)
+    rgba = DEFAULT_COLOR
+    if color is not None:
+        c = np.asarray(color, dtype=np.float64).reshape(-1)
+        if c.max(initial=0) > 1.0:
+            c = c / 255.0
+        if len(c) == 3:
+            c = np.append(c, 1.0)
+        rgba = tuple(float(x) for x in np.clip(c[:4], 0, 1))
+    texture = None
+    image = getattr(mat, "baseColorTexture", None) or getattr(mat, "image", None)
+    if image is not None:
+        texture = getattr(image, "filename", None) or None
+    return Material(str(name), rgba, texture)
+
+
+_OBJ_FACE_TOKEN = re.compile(r"^(-?\d+)(?:/(-?\d*))?(?:/(-?\d*))?$")
+
+
+def read_obj(path: Path) -> Scene:
+    """Read a Wavefront OBJ file: one mesh per object/group, polygons kept as written."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path.name}: cannot read the file ({exc.strerror})") from None
+    if "\x00" in text[:4096]:
+        raise CorruptFileError(f"{path.name}: not an OBJ file (binary data)")
+    positions: list[list[float]] = []
+    texcoords: list[list[float]] = []
+    normals: list[list[float]] = []
+    libraries: list[str] = []
+    groups: list[dict] = []
+    current: dict | None = None
+    group_name = path.stem
+    material_name: str | None = None
+
+    def new_group(name: str) -> dict:
+        return {"name": name, "v": [], "vt": [], "vn": [], "sizes": [], "mat": [], "line": 0}
+
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, _, rest = line.partition(" ")
+        rest = rest.strip()
+        try:
+            if key == "v":
+                positions.append([float(x) for x in rest.split()[:3]])
+            elif key == "vt":
+                texcoords.append([float(x) for x in rest.split()[:2]] + [0.0] * 2)
+            elif key == "vn":
+                normals.append([float(x) for x in rest.split()[:3]])
+            elif key in ("o", "g"):
+                group_name = rest or group_name
+                current = None
+            elif key == "usemtl":
+                material_name = rest
+            elif key == "mtllib":
+                libraries.extend(rest.split())
+            elif key in ("f", "l", "p"):
+                if current is None:
+                    current = new_group(group_name)
+                    groups.append(current)
+                tokens = rest.split()
+                v, vt, vn = [], [], []
+                for tok in tokens:
+                    m = _OBJ_FACE_TOKEN.match(tok)
+                    if m is None:
+                        raise ValueError(tok)
+                    v.append(_obj_index(int(m[1]), len(positions)))
+                    vt.append(_obj_index(int(m[2]), len(texcoords)) if m[2] else -1)
+                    vn.append(_obj_index(int(m[3]), len(normals)) if m[3] else -1)
+                current["v"].extend(v)
+                current["vt"].extend(vt)
+                current["vn"].extend(vn)
+                current["sizes"].append(len(tokens))
+                current["mat"].append(material_name)
+        except (ValueError, IndexError) as exc:
+            raise CorruptFileError(
+                f"{path.name}: line {lineno}: cannot read {key!r} entry ({exc})"
+            ) from None
+    if len(positions) and any(len(p) != 3 for p in positions):
+        raise CorruptFileError(f"{path.name}: a vertex line has fewer than three coordinates")
+    vertices = np.array(positions, dtype=np.float64).reshape(-1, 3)
+    vt_arr = np.array(texcoords, dtype=np.float64).reshape(-1, 4)[:, :2]
+    vn_arr = np.array(normals, dtype=np.float64).reshape(-1, 3)
+    library = {}
+    for lib in libraries:
+        library.update(_read_mtl(path.parent / lib))
+
+    scene = Scene(format="obj", source=path.name)
+    for g, name in zip(groups, unique_names([g["name"] for g in groups]), strict=True):
+        v = np.array(g["v"], dtype=np.int64)
+        bad = (v < 0) | (v >= len(vertices))
+        if bad.any():
+            raise CorruptFileError(
+                f"{path.name}: group {g['name']!r} refers to vertex {int(v[bad][0]) + 1}, "
+                f"but the file has {len(vertices)}"
+            )
+        # Keep only the vertices this group uses, in first-use order.
+        used_ids, first = np.unique(v, return_index=True)
+        order = used_ids[np.argsort(first)]
+        remap = np.full(len(vertices), -1, dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        corners = remap[v]
+        offsets = np.concatenate([[0], np.cumsum(g["sizes"])]).astype(np.int64)
+        vt = np.array(g["vt"], dtype=np.int64)
+        vn = np.array(g["vn"], dtype=np.int64)
+        uvs = vt_arr[vt] if len(vt) and (vt >= 0).all() and (vt < len(vt_arr)).all() else None
+        nrm = vn_arr[vn] if len(vn) and (vn >= 0).all() and (vn < len(vn_arr)).all() else None
+        names = list(dict.fromkeys(m for m in g["mat"] if m is not None))
+        mats = [library.get(n, Material(n)) for n in names]
+        index = {n: i for i, n in enumerate(names)}
+        face_material = np.array([index.get(m, 0) for m in g["mat"]], dtype=np.int32)
+        scene.meshes.append(
+            build_mesh(
+                name,
+                vertices[order],
+                corners,
+                offsets,
+                face_material=face_material,
+                materials=mats,
+                normals=nrm,
+                uvs=uvs,
+            )
+        )
+    return scene
+
+
+def _obj_index(i: int, count: int) -> int:
+    """0-based index of OBJ index ``i`` (1-based, or negative relative to the end)."""
+    if i > 0:
+        return i - 1
+    if i < 0:
+        return count + i
+    raise ValueError("index 0")
+
+
+def _read_mtl(path: Path) -> dict[str, Material]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}  # a missing material library leaves the default colours
+    out: dict[str, Material] = {}
+    current: Material | None = None
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        key, _, rest = line.partition(" ")
+        try:
+            if key == "newmtl":
+                current = out[rest.strip()] = Material(rest.strip(), DEFAULT_COLOR)
+            elif current is None:
+                continue
+            elif key == "Kd":
+                r, g, b = (float(x) for x in rest.split()[:3])
+                current.color = (r, g, b, current.color[3])
+            elif key in ("d", "Tr"):
+                a = float(rest.split()[0])
+                current.color = (*current.color[:3], a if key == "d" else 1.0 - a)
+            elif key == "map_Kd":
+                current.texture = rest.split()[-1]
+        except ValueError:
+            continue
+    return out
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def mesh_color(mesh: Mesh) -> tuple[float, float, float, float]:
+    """The colour a writer gives a mesh: its first material's, else a neutral grey."""
+    return mesh.materials[0].color if mesh.materials else DEFAULT_COLOR
+
+
+def write(scene: Scene, path: Path, fmt: str) -> None:
+    """Write ``scene`` to ``path`` as OBJ (+MTL), GLB, or STL/PLY (all meshes as one)."""
+    if fmt == "obj":
+        _atomic_write(path, write_obj(scene, path.with_suffix(".mtl").name).encode("utf-8"))
+        _atomic_write(path.with_suffix(".mtl"), write_mtl(scene).encode("utf-8"))
+        return
+    if fmt == "glb":
+        tscene = trimesh.Scene()
+        for mesh in scene.meshes:
+            tscene.add_geometry(_to_trimesh(mesh), node_name=mesh.name, geom_name=mesh.name)
+        data = tscene.export(file_type="glb")
+    else:
+        parts = [_to_trimesh(m, with_color=False) for m in scene.meshes if len(m.tri_face)]
+        merged = trimesh.util.concatenate(parts)
+        data = merged.export(file_type=fmt)
+    _atomic_write(path, data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def _to_trimesh(mesh: Mesh, with_color: bool = True) -> trimesh.Trimesh:
+    tm = trimesh.Trimesh(vertices=mesh.vertices, faces=mesh.triangles, process=False)
+    if with_color:
+        rgba = np.asarray(mesh_color(mesh))
+        material = trimesh.visual.material.PBRMaterial(
+            name=mesh.name,
+            baseColorFactor=(rgba * 255).round().astype(np.uint8),
+            metallicFactor=0.0,
+            roughnessFactor=0.9,
+        )
+        tm.visual = trimesh.visual.TextureVisuals(material=material)
+    return tm
+
+
+def _format_rows(prefix: str, values: np.ndarray, fmt: str) -> str:
+    if len(values) == 0:
+        return ""
+    row = prefix + " " + " ".join([fmt] * values.shape[1]) + "\n"
+    return (row * len(values)) % tuple(values.ravel().tolist())
+
+
+def write_obj(scene: Scene, mtl_name: str) -> str:
+    """OBJ text: one ``o`` per mesh with its own material, polygons as stored."""
+    out = io.StringIO()
+    out.write(f"# part3d\nmtllib {mtl_name}\n")
+    base_v = base_vt = base_vn = 1
+    for mesh in scene.meshes:
+        out.write(f"o {_obj_name(mesh.name)}\nusemtl {_obj_name(mesh.name)}\n")
+        out.write(_format_rows("v", mesh.vertices, "%.9g"))
+        k = len(mesh.corners)
+        fields = [mesh.corners + base_v]
+        if mesh.uvs is not None:
+            out.write(_format_rows("vt", mesh.uvs, "%.9g"))
+            fields.append(np.arange(k) + base_vt)
+            base_vt += k
+        if mesh.normals is not None:
+            out.write(_format_rows("vn", mesh.normals, "%.6g"))
+            fields.append(np.arange(k) + base_vn)
+            base_vn += k
+        base_v += len(mesh.vertices)
+        if len(fields) == 1:
+            tokens = fields[0].astype(str)
+        elif len(fields) == 3:
+            tokens = np.char.add(
+                np.char.add(
+                    np.char.add(fields[0].astype(str), "/"), np.char.add(fields[1].astype(str), "/")
+                ),
+                fields[2].astype(str),
+            )
+        elif mesh.uvs is not None:
+            tokens = np.char.add(np.char.add(fields[0].astype(str), "/"), fields[1].astype(str))
+        else:
+            tokens = np.char.add(np.char.add(fields[0].astype(str), "//"), fields[1].astype(str))
+        sizes = mesh.polygon_sizes
+        if k:
+            # One line per polygon: 'f' (or 'l'/'p' for lines and points) before its first
+            # corner, a newline after its last, spaces in between.
+            heads = np.full(k, "", dtype=object)
+            heads[mesh.offsets[:-1]] = np.where(sizes >= 3, "f ", np.where(sizes == 2, "l ", "p "))
+            seps = np.full(k, " ", dtype=object)
+            seps[mesh.offsets[1:] - 1] = "\n"
+            out.write("".join((heads + tokens.astype(object) + seps).tolist()))
+    return out.getvalue()
+
+
+def _obj_name(name: str) -> str:
+    return "_".join(name.split()) or "mesh"
+
+
+def write_mtl(scene: Scene) -> str:
+    """MTL text: one material per mesh, named after it, in the mesh's colour."""
+    out = io.StringIO()
+    out.write("# part3d\n")
+    for mesh in scene.meshes:
+        r, g, b, a = mesh_color(mesh)
+        out.write(
+            f"newmtl {_obj_name(mesh.name)}\nKd {r:.6g} {g:.6g} {b:.6g}\nd {a:.6g}\nillum 1\n\n"
+        )
+    return out.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

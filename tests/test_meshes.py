@@ -1,0 +1,144 @@
+"""OBJ, glTF/GLB, STL, PLY and OFF through the same scene model, face order kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from part3d.errors import CorruptFileError, EmptySceneError, UnsupportedFormatError
+from part3d.io import load, save
+
+OBJ = """\
+# two groups: a quad, a triangle and a line in the first; a pentagon in the second
+mtllib box.mtl
+v 0 0 0
+v 1 0 0
+v 1 1 0
+v 0 1 0
+v 2 0 0
+v 2 2 0
+o first
+usemtl red
+f 1 2 3 4
+f 2 5 3
+l 1 5
+g second
+usemtl blue
+f 1 2 5 6 4
+"""
+MTL = "newmtl red\nKd 1 0 0\nnewmtl blue\nKd 0 0 1\nd 0.5\n"
+
+
+@pytest.fixture
+def obj_file(tmp_path: Path) -> Path:
+    (tmp_path / "box.mtl").write_text(MTL)
+    path = tmp_path / "box.obj"
+    path.write_text(OBJ)
+    return path
+
+
+def test_obj_face_ids_follow_f_lines_within_each_group(obj_file: Path) -> None:
+    scene = load(obj_file)
+    assert [m.name for m in scene.meshes] == ["first", "second"]
+    first, second = scene.meshes
+    assert first.polygon_sizes.tolist() == [4, 3, 2]
+    assert first.vertices[first.corners[first.offsets[1] : first.offsets[2]]].tolist() == [
+        [1, 0, 0],
+        [2, 0, 0],
+        [1, 1, 0],
+    ]
+    assert first.tri_face.tolist() == [0, 0, 1]
+    assert second.polygon_sizes.tolist() == [5]
+    assert len(second.tri_face) == 3
+    assert [m.color for m in first.materials] == [(1.0, 0.0, 0.0, 1.0)]
+    assert [m.color for m in second.materials] == [(0.0, 0.0, 1.0, 0.5)]
+
+
+def test_obj_written_by_part3d_reads_back_with_the_same_polygons(obj_file, tmp_path) -> None:
+    scene = load(obj_file)
+    out = tmp_path / "out" / "copy.obj"
+    out.parent.mkdir()
+    save(scene, out)
+    assert (tmp_path / "out" / "copy.mtl").exists()
+    again = load(out)
+    assert [m.name for m in again.meshes] == ["first", "second"]
+    for a, b in zip(scene.meshes, again.meshes, strict=True):
+        np.testing.assert_array_equal(b.offsets, a.offsets)
+        np.testing.assert_allclose(b.vertices[b.corners], a.vertices[a.corners])
+        assert b.materials[0].name == a.name
+        assert b.materials[0].color == pytest.approx(a.materials[0].color)
+    # trimesh, an independent reader, finds the same triangles.
+    tm = trimesh.load(out, process=False, force="scene", split_object=True)
+    assert sum(len(g.faces) for g in tm.geometry.values()) == scene.triangle_count
+
+
+def test_glb_has_one_named_node_per_mesh_in_order(models: Path, tmp_path: Path) -> None:
+    scene = load(models / "spider.fbx")
+    out = tmp_path / "spider.glb"
+    save(scene, out)
+    again = load(out)
+    assert [m.name for m in again.meshes] == [m.name for m in scene.meshes]
+    for a, b in zip(scene.meshes, again.meshes, strict=True):
+        assert len(b.tri_face) == len(a.tri_face)
+        np.testing.assert_allclose(b.vertices[b.triangles], a.vertices[a.triangles], rtol=1e-6)
+        assert b.materials[0].color == pytest.approx(a.materials[0].color, abs=1 / 255)
+    tm = trimesh.load(out, process=False)
+    assert set(tm.graph.nodes_geometry) == {m.name for m in scene.meshes}
+
+
+def test_glb_sample_reads_one_mesh_per_node_with_every_triangle(models: Path) -> None:
+    scene = load(models / "2CylinderEngine.glb")
+    assert scene.triangle_count == 121_496
+    assert len(scene.meshes) == 67  # nodes with geometry, primitives concatenated
+    assert len({m.name for m in scene.meshes}) == len(scene.meshes)
+
+
+@pytest.mark.parametrize("fmt", ["stl", "ply"])
+def test_stl_and_ply_hold_every_triangle_as_one_mesh(models: Path, tmp_path, fmt) -> None:
+    scene = load(models / "jeep1.fbx")
+    out = tmp_path / f"jeep.{fmt}"
+    save(scene, out)
+    tm = trimesh.load(out, process=False)
+    assert len(tm.faces) == scene.triangle_count
+    again = load(out)
+    assert len(again.meshes) == 1 and again.triangle_count == scene.triangle_count
+    lo, hi = scene.bounds()
+    np.testing.assert_allclose(again.bounds(), [lo, hi], rtol=1e-5, atol=1e-5)
+
+
+def test_off_faces_keep_file_order(tmp_path: Path) -> None:
+    path = tmp_path / "tet.off"
+    path.write_text("OFF\n4 4 0\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 2 1\n3 0 1 3\n3 0 3 2\n3 1 2 3\n")
+    mesh = load(path).meshes[0]
+    assert mesh.triangles.tolist() == [[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]]
+
+
+def test_unknown_extension_is_refused_with_the_supported_list(tmp_path: Path) -> None:
+    path = tmp_path / "model.abc"
+    path.write_text("x")
+    with pytest.raises(UnsupportedFormatError, match=r"model.abc: cannot read '.abc' files"):
+        load(path)
+
+
+def test_obj_without_faces_is_an_empty_scene(tmp_path: Path) -> None:
+    path = tmp_path / "points.obj"
+    path.write_text("v 0 0 0\nv 1 0 0\n")
+    with pytest.raises(EmptySceneError, match="points.obj"):
+        load(path)
+
+
+def test_obj_with_a_bad_index_names_the_group_and_vertex(tmp_path: Path) -> None:
+    path = tmp_path / "bad.obj"
+    path.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\ng g1\nf 1 2 9\n")
+    with pytest.raises(CorruptFileError, match=r"bad.obj: group 'g1' refers to vertex 9"):
+        load(path)
+
+
+def test_corrupt_glb_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.glb"
+    path.write_bytes(b"glTF\x02\x00\x00\x00garbage")
+    with pytest.raises(CorruptFileError, match="broken.glb: not a readable GLB file"):
+        load(path)
