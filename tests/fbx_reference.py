@@ -60,7 +60,7 @@ def _mesh_record(mesh) -> dict:
         "small_faces": int(((sizes > 0) & (sizes < 3)).sum()),
         "triangles": len(mesh.tri_face),
         "materials": [m.name for m in mesh.materials],
-        "normals": mesh.normals is not None,
+        "normals": mesh.normal_values is not None,
         "uv_sets": len(mesh.uv_set_names),
     }
 

@@ -101,3 +101,13 @@ def test_bad_input_prints_one_line_and_exits_non_zero(case, models, fbx_dir, tmp
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("part3d: error: ")
     assert expected in lines[0]
+
+
+def test_written_files_get_ordinary_permissions(models: Path, tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    out = tmp_path / "jeep.fbx"
+    assert part3d("convert", str(models / "jeep1.fbx"), str(out)).returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask

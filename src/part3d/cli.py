@@ -31,8 +31,8 @@ def _scene_summary(scene, path: Path) -> dict:
                 "polygons": m.polygon_count,
                 "triangles": len(m.tri_face),
                 "materials": [mat.name for mat in m.materials],
-                "normals": m.normals is not None,
-                "uvs": m.uvs is not None,
+                "normals": m.normal_values is not None,
+                "uvs": m.uv_values is not None,
             }
             for m in scene.meshes
         ],

@@ -17,6 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def _per_corner(values: np.ndarray | None, index: np.ndarray | None) -> np.ndarray | None:
+    if values is None:
+        return None
+    return values if index is None else values[index]
+
+
 def unique_names(names: list[str]) -> list[str]:
     """Mesh names made unique in order: a name used again gets ``_2``, ``_3``, ... (skipping
     any suffix another mesh already has as its own name)."""
@@ -47,13 +53,16 @@ class Material:
 class Mesh:
     """One node that carries geometry.
 
-    Shapes: ``vertices`` (n, 3) float64; ``corners`` (k,) int64 vertex index per corner;
-    ``offsets`` (p + 1,) int64 with ``offsets[0] == 0`` and ``offsets[-1] == k``;
-    ``tri_corners`` (t, 3) int64 corner indices; ``tri_face`` (t,) int64 polygon ids;
-    ``face_material`` (p,) int32 indices into ``materials`` (0 when there are none);
-    ``normals`` (k, 3) float64 per corner or None; ``uvs`` (k, 2) float64 per corner or None
-    (the first UV set; ``uv_set_names`` names every set the file had);
-    ``transform`` (4, 4) the geometry-to-world matrix already applied to ``vertices``.
+    Shapes (index arrays are int32): ``vertices`` (n, 3) float64; ``corners`` (k,) vertex index
+    per corner; ``offsets`` (p + 1,) with ``offsets[0] == 0`` and ``offsets[-1] == k``;
+    ``tri_corners`` (t, 3) corner indices; ``tri_face`` (t,) polygon ids; ``face_material``
+    (p,) indices into ``materials`` (0 when there are none); ``transform`` (4, 4) the
+    geometry-to-world matrix already applied to ``vertices``.
+
+    Normals and UVs are per corner, stored compactly as in the file: ``normal_values`` (m, 3)
+    with ``normal_index`` (k,) picking one per corner, or ``normal_index`` None when
+    ``normal_values`` already has one row per corner (m == k). ``normals`` and ``uvs`` give the
+    per-corner arrays. ``uvs`` is the first UV set; ``uv_set_names`` names every set the file had.
     """
 
     name: str
@@ -63,12 +72,24 @@ class Mesh:
     tri_corners: np.ndarray
     tri_face: np.ndarray
     face_material: np.ndarray
-    normals: np.ndarray | None = None
-    uvs: np.ndarray | None = None
+    normal_values: np.ndarray | None = None
+    normal_index: np.ndarray | None = None
+    uv_values: np.ndarray | None = None
+    uv_index: np.ndarray | None = None
     uv_set_names: list[str] = field(default_factory=list)
     materials: list[Material] = field(default_factory=list)
     transform: np.ndarray = field(default_factory=lambda: np.eye(4))
     parent: str | None = None
+
+    @property
+    def normals(self) -> np.ndarray | None:
+        """(k, 3) float: the normal at each corner, or None when the mesh has none."""
+        return _per_corner(self.normal_values, self.normal_index)
+
+    @property
+    def uvs(self) -> np.ndarray | None:
+        """(k, 2) float: the first UV set's coordinate at each corner, or None."""
+        return _per_corner(self.uv_values, self.uv_index)
 
     @property
     def polygon_count(self) -> int:
@@ -76,24 +97,27 @@ class Mesh:
 
     @property
     def polygon_sizes(self) -> np.ndarray:
-        """(p,) int64: number of corners of each polygon."""
+        """(p,) int: number of corners of each polygon."""
         return np.diff(self.offsets)
 
     @property
     def triangles(self) -> np.ndarray:
-        """(t, 3) int64: the triangulation as vertex indices."""
+        """(t, 3) int32: the triangulation as vertex indices."""
         return self.corners[self.tri_corners]
 
     @property
     def corner_face(self) -> np.ndarray:
-        """(k,) int64: the polygon id of each corner."""
-        return np.repeat(np.arange(self.polygon_count, dtype=np.int64), self.polygon_sizes)
+        """(k,) int32: the polygon id of each corner."""
+        return np.repeat(np.arange(self.polygon_count, dtype=np.int32), self.polygon_sizes)
 
     def used_vertices(self) -> np.ndarray:
-        """(m,) int64: indices of the vertices used by polygons with three or more corners."""
+        """(m,) int: indices of the vertices used by polygons with three or more corners."""
         sizes = self.polygon_sizes
-        keep = np.repeat(sizes >= 3, sizes)
-        return np.unique(self.corners[keep])
+        used = np.zeros(len(self.vertices), dtype=bool)
+        used[self.corners if (sizes >= 3).all() else self.corners[np.repeat(sizes >= 3, sizes)]] = (
+            True
+        )
+        return np.flatnonzero(used)
 
     def bounds(self) -> np.ndarray | None:
         """(2, 3) float64 min and max over the vertices of polygons; None without polygons."""

@@ -6,6 +6,8 @@ PLY and OFF through trimesh.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from part3d.errors import EmptySceneError, InputError, UnsupportedFormatError
@@ -63,3 +65,26 @@ def save(scene: Scene, path: str | Path, *, ascii: bool = False) -> Path:
 
         meshes.write(scene, path, fmt)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, so that readers
+    never see a half-written file; the file gets the usual permissions (0666 less the umask)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import trimesh
 
 from part3d.errors import CorruptFileError, InputError
+from part3d.io import write_atomic
 from part3d.io.triangulate import triangulate
 from part3d.model import Material, Mesh, Scene, unique_names
 
@@ -37,17 +36,22 @@ def build_mesh(
     *,
     face_material: np.ndarray | None = None,
     materials: list[Material] | None = None,
-    normals: np.ndarray | None = None,
-    uvs: np.ndarray | None = None,
+    normal_values: np.ndarray | None = None,
+    normal_index: np.ndarray | None = None,
+    uv_values: np.ndarray | None = None,
+    uv_index: np.ndarray | None = None,
     uv_set_names: list[str] | None = None,
 ) -> Mesh:
-    """A :class:`Mesh` from polygons given as flat corners plus offsets; triangulates them."""
+    """A :class:`Mesh` from polygons given as flat corners plus offsets; triangulates them.
+
+    Normals and UVs are ``values`` plus an optional per-corner ``index`` (see :class:`Mesh`).
+    """
     vertices = np.ascontiguousarray(vertices, dtype=np.float64)
     if len(vertices) and not np.isfinite(vertices).all():
         bad = int(np.flatnonzero(~np.isfinite(vertices).all(axis=1))[0])
         raise CorruptFileError(f"mesh {name!r}: vertex {bad} has a non-finite coordinate")
-    corners = np.asarray(corners, dtype=np.int64)
-    offsets = np.asarray(offsets, dtype=np.int64)
+    corners = np.asarray(corners, dtype=np.int32)
+    offsets = np.asarray(offsets, dtype=np.int32)
     tri_corners, tri_face = triangulate(vertices, corners, offsets)
     n_faces = len(offsets) - 1
     return Mesh(
@@ -62,9 +66,11 @@ def build_mesh(
             if face_material is None
             else np.asarray(face_material, dtype=np.int32)
         ),
-        normals=normals,
-        uvs=uvs,
-        uv_set_names=list(uv_set_names or ([] if uvs is None else ["UVMap"])),
+        normal_values=normal_values,
+        normal_index=None if normal_index is None else np.asarray(normal_index, dtype=np.int32),
+        uv_values=uv_values,
+        uv_index=None if uv_index is None else np.asarray(uv_index, dtype=np.int32),
+        uv_set_names=list(uv_set_names or ([] if uv_values is None else ["UVMap"])),
         materials=list(materials or []),
     )
 
@@ -126,27 +132,26 @@ def _gltf_node_order(path: Path, fmt: str) -> dict[str, int]:
 
 
 def _from_trimesh(tm: trimesh.Trimesh, name: str, transform: np.ndarray) -> Mesh:
-    faces = np.asarray(tm.faces, dtype=np.int64)
+    faces = np.asarray(tm.faces, dtype=np.int32)
     vertices = np.asarray(tm.vertices, dtype=np.float64)
     transform = np.asarray(transform, dtype=np.float64)
     world = vertices @ transform[:3, :3].T + transform[:3, 3]
     corners = faces.reshape(-1)
-    offsets = np.arange(0, len(corners) + 1, 3, dtype=np.int64)
-    normals = None
+    offsets = np.arange(0, len(corners) + 1, 3, dtype=np.int32)
+    normal_values = None
     if "vertex_normals" in tm._cache:  # normals the file had; trimesh computes them otherwise
         vn = np.asarray(tm.vertex_normals, dtype=np.float64)
         if len(vn) == len(vertices):
             nm = np.linalg.inv(transform[:3, :3]).T
             vn = vn @ nm.T
             length = np.linalg.norm(vn, axis=1, keepdims=True)
-            vn = np.divide(vn, length, out=np.zeros_like(vn), where=length > 0)
-            normals = vn[corners]
-    uvs = None
+            normal_values = np.divide(vn, length, out=np.zeros_like(vn), where=length > 0)
+    uv_values = None
     visual = tm.visual
     material = None
     if isinstance(visual, trimesh.visual.TextureVisuals):
         if visual.uv is not None and len(visual.uv) == len(vertices):
-            uvs = np.asarray(visual.uv, dtype=np.float64)[corners]
+            uv_values = np.asarray(visual.uv, dtype=np.float64)
         material = _material_from_trimesh(visual.material, name)
     elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
         rgba = np.asarray(visual.main_color, dtype=np.float64) / 255.0
@@ -156,8 +161,10 @@ def _from_trimesh(tm: trimesh.Trimesh, name: str, transform: np.ndarray) -> Mesh
         world,
         corners,
         offsets,
-        normals=normals,
-        uvs=uvs,
+        normal_values=normal_values,
+        normal_index=None if normal_values is None else corners,
+        uv_values=uv_values,
+        uv_index=None if uv_values is None else corners,
         materials=[material] if material is not None else [],
     )
     mesh.transform = transform
@@ -275,11 +282,11 @@ def read_obj(path: Path) -> Scene:
         remap = np.full(len(vertices), -1, dtype=np.int64)
         remap[order] = np.arange(len(order))
         corners = remap[v]
-        offsets = np.concatenate([[0], np.cumsum(g["sizes"])]).astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(g["sizes"])])
         vt = np.array(g["vt"], dtype=np.int64)
         vn = np.array(g["vn"], dtype=np.int64)
-        uvs = vt_arr[vt] if len(vt) and (vt >= 0).all() and (vt < len(vt_arr)).all() else None
-        nrm = vn_arr[vn] if len(vn) and (vn >= 0).all() and (vn < len(vn_arr)).all() else None
+        has_uv = len(vt) and (vt >= 0).all() and (vt < len(vt_arr)).all()
+        has_normals = len(vn) and (vn >= 0).all() and (vn < len(vn_arr)).all()
         names = list(dict.fromkeys(m for m in g["mat"] if m is not None))
         mats = [library.get(n, Material(n)) for n in names]
         index = {n: i for i, n in enumerate(names)}
@@ -292,8 +299,10 @@ def read_obj(path: Path) -> Scene:
                 offsets,
                 face_material=face_material,
                 materials=mats,
-                normals=nrm,
-                uvs=uvs,
+                normal_values=vn_arr if has_normals else None,
+                normal_index=vn if has_normals else None,
+                uv_values=vt_arr if has_uv else None,
+                uv_index=vt if has_uv else None,
             )
         )
     return scene
@@ -347,8 +356,8 @@ def mesh_color(mesh: Mesh) -> tuple[float, float, float, float]:
 def write(scene: Scene, path: Path, fmt: str) -> None:
     """Write ``scene`` to ``path`` as OBJ (+MTL), GLB, or STL/PLY (all meshes as one)."""
     if fmt == "obj":
-        _atomic_write(path, write_obj(scene, path.with_suffix(".mtl").name).encode("utf-8"))
-        _atomic_write(path.with_suffix(".mtl"), write_mtl(scene).encode("utf-8"))
+        write_atomic(path, write_obj(scene, path.with_suffix(".mtl").name).encode("utf-8"))
+        write_atomic(path.with_suffix(".mtl"), write_mtl(scene).encode("utf-8"))
         return
     if fmt == "glb":
         tscene = trimesh.Scene()
@@ -359,7 +368,7 @@ def write(scene: Scene, path: Path, fmt: str) -> None:
         parts = [_to_trimesh(m, with_color=False) for m in scene.meshes if len(m.tri_face)]
         merged = trimesh.util.concatenate(parts)
         data = merged.export(file_type=fmt)
-    _atomic_write(path, data if isinstance(data, bytes) else data.encode("utf-8"))
+    write_atomic(path, data if isinstance(data, bytes) else data.encode("utf-8"))
 
 
 def _to_trimesh(mesh: Mesh, with_color: bool = True) -> trimesh.Trimesh:
@@ -393,14 +402,16 @@ def write_obj(scene: Scene, mtl_name: str) -> str:
         out.write(_format_rows("v", mesh.vertices, "%.9g"))
         k = len(mesh.corners)
         fields = [mesh.corners + base_v]
-        if mesh.uvs is not None:
-            out.write(_format_rows("vt", mesh.uvs, "%.9g"))
-            fields.append(np.arange(k) + base_vt)
-            base_vt += k
-        if mesh.normals is not None:
-            out.write(_format_rows("vn", mesh.normals, "%.6g"))
-            fields.append(np.arange(k) + base_vn)
-            base_vn += k
+        if mesh.uv_values is not None:
+            out.write(_format_rows("vt", mesh.uv_values, "%.9g"))
+            index = np.arange(k) if mesh.uv_index is None else mesh.uv_index
+            fields.append(index + base_vt)
+            base_vt += len(mesh.uv_values)
+        if mesh.normal_values is not None:
+            out.write(_format_rows("vn", mesh.normal_values, "%.6g"))
+            index = np.arange(k) if mesh.normal_index is None else mesh.normal_index
+            fields.append(index + base_vn)
+            base_vn += len(mesh.normal_values)
         base_v += len(mesh.vertices)
         if len(fields) == 1:
             tokens = fields[0].astype(str)
@@ -411,7 +422,7 @@ def write_obj(scene: Scene, mtl_name: str) -> str:
                 ),
                 fields[2].astype(str),
             )
-        elif mesh.uvs is not None:
+        elif mesh.uv_values is not None:
             tokens = np.char.add(np.char.add(fields[0].astype(str), "/"), fields[1].astype(str))
         else:
             tokens = np.char.add(np.char.add(fields[0].astype(str), "//"), fields[1].astype(str))
@@ -441,14 +452,3 @@ def write_mtl(scene: Scene) -> str:
             f"newmtl {_obj_name(mesh.name)}\nKd {r:.6g} {g:.6g} {b:.6g}\nd {a:.6g}\nillum 1\n\n"
         )
     return out.getvalue()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

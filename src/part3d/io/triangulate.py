@@ -45,12 +45,18 @@ def triangulate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Triangulate polygons given as flat corners plus offsets.
 
-    Returns ``tri_corners`` (t, 3) int64 corner indices and ``tri_face`` (t,) int64 polygon ids,
+    Returns ``tri_corners`` (t, 3) int32 corner indices and ``tri_face`` (t,) int32 polygon ids,
     ordered by polygon id. A polygon with n >= 3 corners yields n - 2 triangles wound like the
     polygon; one with fewer yields none.
     """
     sizes = np.diff(offsets)
     starts = offsets[:-1]
+    if len(sizes) and len(corners) == 3 * len(sizes) and (sizes == 3).all():
+        # All triangles (the common case for big meshes): nothing to decide.
+        return (
+            np.arange(len(corners), dtype=np.int32).reshape(-1, 3),
+            np.arange(len(sizes), dtype=np.int32),
+        )
     parts_c: list[np.ndarray] = []
     parts_f: list[np.ndarray] = []
 
@@ -94,9 +100,9 @@ def triangulate(
         parts_f.append(np.repeat(big_ids, sizes[big_ids] - 2))
 
     if not parts_c:
-        return np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=np.int64)
-    tri_corners = np.concatenate(parts_c).astype(np.int64, copy=False)
-    tri_face = np.concatenate(parts_f).astype(np.int64, copy=False)
+        return np.zeros((0, 3), dtype=np.int32), np.zeros(0, dtype=np.int32)
+    tri_corners = np.concatenate(parts_c).astype(np.int32, copy=False)
+    tri_face = np.concatenate(parts_f).astype(np.int32, copy=False)
     order = np.argsort(tri_face, kind="stable")
     return tri_corners[order], tri_face[order]
 

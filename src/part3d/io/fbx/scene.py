@@ -259,8 +259,12 @@ def _layer_values(
     corners: np.ndarray,
     offsets: np.ndarray,
     n_vertices: int,
-) -> np.ndarray | None:
-    """Expand one layer element (normals, UVs) to one value per corner, or None if unusable."""
+) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """One layer element (normals, UVs) as ``(values, index)`` with one index per corner
+    (``index`` None: one value per corner), or None when the layer is unusable.
+
+    Mirrors the file's own layout so that big meshes are not expanded to per-corner copies.
+    """
     mapping = _first_string(layer.find("MappingInformationType"), "ByPolygonVertex")
     reference = _first_string(layer.find("ReferenceInformationType"), "Direct")
     data = _numbers(layer.find(data_name))
@@ -270,8 +274,6 @@ def _layer_values(
     index = None
     if reference in ("IndexToDirect", "Index"):
         index = _numbers(layer.find(index_name))
-        if index is not None:
-            index = np.asarray(index, dtype=np.int64)
     k = len(corners)
     sizes = np.diff(offsets)
     if mapping == "ByPolygonVertex":
@@ -285,21 +287,30 @@ def _layer_values(
     else:
         return None
     if index is None:
-        index = np.arange(count, dtype=np.int64)
-    elif len(index) < count:
-        index = np.concatenate([index, np.full(count - len(index), -1, dtype=np.int64)])
+        if len(values) >= count:
+            values = values[:count]
+            index = None
+        else:
+            index = np.arange(count, dtype=np.int32)
     else:
-        index = index[:count]
-    # Out-of-range indices (including -1, "no value") take the last value, as ufbx clamps them.
-    index = np.where((index < 0) | (index >= len(values)), len(values) - 1, index)
-    per = values[index]
+        index = np.asarray(index)
+        if len(index) < count:
+            index = np.concatenate([index, np.full(count - len(index), -1, dtype=index.dtype)])
+        else:
+            index = index[:count]
+    if index is not None:
+        # Out-of-range indices (including -1, "no value") take the last value, as ufbx clamps.
+        bad = (index < 0) | (index >= len(values))
+        index = (np.where(bad, len(values) - 1, index) if bad.any() else index).astype(np.int32)
+    # Now `values[index]` (or `values`) has one row per element of the mapping: map to corners.
     if mapping == "ByPolygonVertex":
-        return per
+        return values, index
+    if mapping in ("ByVertex", "ByVertice"):
+        return values, (corners if index is None else index[corners])
     if mapping == "ByPolygon":
-        return np.repeat(per, sizes, axis=0)
-    if mapping == "AllSame":
-        return np.repeat(per, k, axis=0)
-    return per[corners]
+        face = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+        return values, (face if index is None else index[face])
+    return values, np.zeros(k, dtype=np.int32)  # AllSame
 
 
 @dataclass
@@ -307,8 +318,8 @@ class _Geometry:
     vertices: np.ndarray
     corners: np.ndarray
     offsets: np.ndarray
-    normals: np.ndarray | None
-    uvs: np.ndarray | None
+    normals: tuple[np.ndarray, np.ndarray | None] | None
+    uvs: tuple[np.ndarray, np.ndarray | None] | None
     uv_names: list[str]
     face_material: np.ndarray | None
 
@@ -322,39 +333,40 @@ def _read_geometry(geo: FbxNode, where: str) -> _Geometry:
     if len(verts) % 3:
         raise CorruptFileError(f"{where}: Vertices has {len(verts)} values, not a multiple of 3")
     vertices = np.asarray(verts, dtype=np.float64).reshape(-1, 3)
-    bad = ~np.isfinite(vertices).all(axis=1)
-    if bad.any():
-        raise CorruptFileError(
-            f"{where}: vertex {int(np.flatnonzero(bad)[0])} has a non-finite coordinate"
-        )
+    finite = np.isfinite(vertices)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite.all(axis=1))[0])
+        raise CorruptFileError(f"{where}: vertex {bad} has a non-finite coordinate")
+    del finite
     raw = _numbers(geo.find("PolygonVertexIndex"))
     if raw is None or len(raw) == 0 or len(vertices) == 0:
-        idx = np.zeros(0, dtype=np.int64)
+        corners = np.zeros(0, dtype=np.int32)
+        offsets = np.zeros(1, dtype=np.int32)
     else:
-        idx = np.asarray(raw).astype(np.int64)
-    if len(idx):
-        if idx[-1] >= 0:
+        if raw.dtype != np.int32:
+            if raw.dtype.kind == "f" and not np.array_equal(raw, np.round(raw)):
+                raise CorruptFileError(f"{where}: PolygonVertexIndex holds non-integer values")
+            if np.abs(raw).max() >= 2**31:
+                raise CorruptFileError(f"{where}: PolygonVertexIndex holds values out of range")
+        corners = raw.astype(np.int32)  # always a fresh, writable copy
+        if corners[-1] >= 0:
             # The last polygon lacks its end marker: close it, as ufbx does.
-            idx = idx.copy()
-            idx[-1] = ~idx[-1]
-        ends = idx < 0
-        corners = np.where(ends, ~idx, idx)
-        bad = (corners < 0) | (corners >= len(vertices))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+            corners[-1] = ~corners[-1]
+        ends = corners < 0
+        np.invert(corners, out=corners, where=ends)
+        if corners.max() >= len(vertices):
+            i = int(np.flatnonzero(corners >= len(vertices))[0])
             raise CorruptFileError(
-                f"{where}: PolygonVertexIndex[{i}] = {int(idx[i])} refers to a vertex that does "
+                f"{where}: PolygonVertexIndex[{i}] = {int(raw[i])} refers to a vertex that does "
                 f"not exist ({len(vertices)} vertices)"
             )
-        offsets = np.concatenate([[0], np.flatnonzero(ends) + 1]).astype(np.int64)
-    else:
-        corners = np.zeros(0, dtype=np.int64)
-        offsets = np.zeros(1, dtype=np.int64)
+        offsets = np.empty(int(ends.sum()) + 1, dtype=np.int32)
+        offsets[0] = 0
+        offsets[1:] = np.flatnonzero(ends) + 1
+        del ends
 
-    normals = None
-    uvs = None
+    normals = uvs = face_material = None
     uv_names: list[str] = []
-    face_material = None
     n_faces = len(offsets) - 1
     for layer in geo.children:
         if layer.name == "LayerElementNormal" and normals is None:
@@ -371,11 +383,11 @@ def _read_geometry(geo: FbxNode, where: str) -> _Geometry:
             mats = _numbers(layer.find("Materials"))
             mapping = _first_string(layer.find("MappingInformationType"), "AllSame")
             if mats is not None and len(mats):
-                mats = np.asarray(mats).astype(np.int64)
+                mats = np.asarray(mats).astype(np.int32)
                 if mapping == "AllSame":
-                    face_material = np.full(n_faces, mats[0], dtype=np.int64)
+                    face_material = np.full(n_faces, mats[0], dtype=np.int32)
                 elif mapping == "ByPolygon":
-                    face_material = np.zeros(n_faces, dtype=np.int64)
+                    face_material = np.zeros(n_faces, dtype=np.int32)
                     face_material[: min(n_faces, len(mats))] = mats[:n_faces]
     return _Geometry(vertices, corners, offsets, normals, uvs, uv_names, face_material)
 
@@ -555,25 +567,22 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
             geo = geometry_cache[gkey]
             _resolve_world(node)
             xform = node.world @ _geometry_transform(node.props)
-            verts = geo.vertices @ xform[:3, :3].T + xform[:3, 3]
+            identity = np.array_equal(xform, np.eye(4))
+            verts = geo.vertices if identity else geo.vertices @ xform[:3, :3].T + xform[:3, 3]
             # Triangulate in world space, so that a written and re-read scene triangulates alike.
             tri_corners, tri_face = triangulate(verts, geo.corners, geo.offsets)
-            normals = None
+            normal_values = normal_index = None
             if geo.normals is not None:
-                nm = (
-                    np.linalg.inv(xform[:3, :3]).T
-                    if abs(np.linalg.det(xform[:3, :3])) > 1e-300
-                    else xform[:3, :3]
-                )
-                normals = geo.normals @ nm.T
-                length = np.linalg.norm(normals, axis=1, keepdims=True)
-                normals = np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
+                normal_values, normal_index = geo.normals
+                if not identity:
+                    normal_values = _transform_normals(normal_values, xform)
             mats = [material_of(m) for m in node_materials.get(key, [])]
             n_faces = len(geo.offsets) - 1
             if geo.face_material is not None and mats:
                 face_material = np.clip(geo.face_material, 0, len(mats) - 1).astype(np.int32)
             else:
                 face_material = np.zeros(n_faces, dtype=np.int32)
+            uv_values, uv_index = geo.uvs if geo.uvs is not None else (None, None)
             scene.meshes.append(
                 Mesh(
                     name=node.name,
@@ -583,8 +592,10 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
                     tri_corners=tri_corners,
                     tri_face=tri_face,
                     face_material=face_material,
-                    normals=normals,
-                    uvs=geo.uvs,
+                    normal_values=normal_values,
+                    normal_index=normal_index,
+                    uv_values=uv_values,
+                    uv_index=uv_index,
                     uv_set_names=list(geo.uv_names),
                     materials=mats,
                     transform=xform,
@@ -594,6 +605,16 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
     for mesh, name in zip(scene.meshes, unique_names([m.name for m in scene.meshes]), strict=True):
         mesh.name = name
     return scene
+
+
+def _transform_normals(normals: np.ndarray, xform: np.ndarray) -> np.ndarray:
+    """(m, 3) normals carried through ``xform``'s inverse transpose, renormalised."""
+    linear = xform[:3, :3]
+    if abs(np.linalg.det(linear)) > 1e-300:
+        linear = np.linalg.inv(linear).T
+    out = normals @ linear.T
+    length = np.sqrt(np.einsum("ij,ij->i", out, out))[:, None]
+    return np.divide(out, length, out=np.zeros_like(out), where=length > 0)
 
 
 def _axis(props: _Props, axis_name: str, sign_name: str) -> str:

@@ -11,14 +11,13 @@ open the files.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 import part3d
 from part3d.errors import Part3DError
+from part3d.io import write_atomic
 from part3d.io.fbx.nodes import FbxNode, Int64, write_ascii, write_binary
 from part3d.model import Material, Mesh, Scene
 
@@ -187,25 +186,25 @@ def _definitions(n_models: int, n_materials: int) -> FbxNode:
     return _n("Definitions", children=[_n("Version", 100), _n("Count", total), *types])
 
 
-def _per_vertex(values: np.ndarray, corners: np.ndarray, n_vertices: int) -> np.ndarray | None:
-    """``values`` (k, d) as one value per vertex when every corner of a vertex agrees, else None."""
-    per = np.zeros((n_vertices, values.shape[1]))
-    per[corners] = values
-    return per if np.array_equal(per[corners], values) else None
-
-
 def _layer(
     kind: str,
     data_name: str,
+    index_name: str,
     values: np.ndarray,
+    index: np.ndarray | None,
     corners: np.ndarray,
-    n_vertices: int,
     name: str = "",
 ) -> FbxNode:
-    per_vertex = _per_vertex(values, corners, n_vertices)
-    mapping, data = (
-        ("ByVertice", per_vertex) if per_vertex is not None else ("ByPolygonVertex", values)
-    )
+    """A layer element in the layout the mesh already has: per corner (Direct), per vertex
+    (ByVertice, when the index is the corner's vertex), or indexed (IndexToDirect)."""
+    flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    if index is None:
+        mapping, reference, extra = "ByPolygonVertex", "Direct", []
+    elif index is corners or np.array_equal(index, corners):
+        mapping, reference, extra = "ByVertice", "Direct", []
+    else:
+        mapping, reference = "ByPolygonVertex", "IndexToDirect"
+        extra = [_n(index_name, np.asarray(index, dtype=np.int32))]
     return _n(
         kind,
         0,
@@ -213,8 +212,9 @@ def _layer(
             _n("Version", 101),
             _n("Name", name),
             _n("MappingInformationType", mapping),
-            _n("ReferenceInformationType", "Direct"),
-            _n(data_name, np.ascontiguousarray(data, dtype=np.float64).reshape(-1)),
+            _n("ReferenceInformationType", reference),
+            _n(data_name, flat),
+            *extra,
         ],
     )
 
@@ -234,15 +234,30 @@ def _geometry(mesh: Mesh, gid: int, name: str, n_materials: int, ascii: bool) ->
         _n("PolygonVertexIndex", index),
     ]
     layer_refs = []
-    if mesh.normals is not None:
+    if mesh.normal_values is not None:
         children.append(
-            _layer("LayerElementNormal", "Normals", mesh.normals, mesh.corners, len(mesh.vertices))
+            _layer(
+                "LayerElementNormal",
+                "Normals",
+                "NormalsIndex",
+                mesh.normal_values,
+                mesh.normal_index,
+                mesh.corners,
+            )
         )
         layer_refs.append("LayerElementNormal")
-    if mesh.uvs is not None:
+    if mesh.uv_values is not None:
         uv_name = mesh.uv_set_names[0] if mesh.uv_set_names else "UVMap"
         children.append(
-            _layer("LayerElementUV", "UV", mesh.uvs, mesh.corners, len(mesh.vertices), uv_name)
+            _layer(
+                "LayerElementUV",
+                "UV",
+                "UVIndex",
+                mesh.uv_values,
+                mesh.uv_index,
+                mesh.corners,
+                uv_name,
+            )
         )
         layer_refs.append("LayerElementUV")
     if n_materials:
@@ -378,11 +393,4 @@ def write(scene: Scene, path: str | Path, *, ascii: bool = False) -> None:
     path = Path(path)
     roots = build(scene, ascii=ascii)
     data = write_ascii(roots, VERSION) if ascii else write_binary(roots, VERSION)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
