@@ -129,7 +129,12 @@ def make_models(folder: Path, sizes: list[int]) -> dict[int, dict[str, Path]]:
         normals = trimesh.Trimesh(v, f, process=False).vertex_normals
         corners = f.reshape(-1)
         mesh = build_mesh(
-            "wuson", v, corners, np.arange(0, len(corners) + 1, 3), normals=normals[corners]
+            "wuson",
+            v,
+            corners,
+            np.arange(0, len(corners) + 1, 3),
+            normal_values=normals,
+            normal_index=corners,
         )
         scene = Scene([mesh], format="bench")
         paths = {}

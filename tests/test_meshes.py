@@ -142,3 +142,54 @@ def test_corrupt_glb_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"glTF\x02\x00\x00\x00garbage")
     with pytest.raises(CorruptFileError, match="broken.glb: not a readable GLB file"):
         load(path)
+
+
+FAST_OBJ = """\
+mtllib box.mtl
+v 0 0 0
+v 1 0 0
+v 1 1 0
+v 0 1 0
+v 2 0 0
+v 2 2 0
+vn 0 0 1
+vn 0 0 -1
+o first
+usemtl red
+f 1//1 2//1 3//1 4//1
+usemtl blue
+f 2//2 5//2 3//2
+o second
+f 1//1 2//1 5//1 6//1 4//1
+"""
+
+
+def test_vectorised_and_line_readers_agree(tmp_path: Path) -> None:
+    from part3d.io import meshes
+
+    (tmp_path / "box.mtl").write_text(MTL)
+    path = tmp_path / "box.obj"
+    path.write_text(FAST_OBJ)
+    data = FAST_OBJ.encode()
+    fast = meshes._parse_obj_fast(data, "box")
+    assert fast is not None, "this layout is meant for the vectorised reader"
+    slow = meshes._parse_obj_lines(FAST_OBJ, path)
+    assert [g.name for g in fast.groups] == [g.name for g in slow.groups] == ["first", "second"]
+    for a, b in zip(fast.groups, slow.groups, strict=True):
+        for field in ("v", "vt", "vn", "sizes"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+        assert a.material_names == b.material_names
+        np.testing.assert_array_equal(a.face_material, b.face_material)
+    scene = load(path)
+    first = scene.meshes[0]
+    assert [m.name for m in first.materials] == ["red", "blue"]
+    assert first.face_material.tolist() == [0, 1]
+    assert first.normals[:4].tolist() == [[0, 0, 1]] * 4
+    assert scene.meshes[1].materials[0].name == "blue"
+
+
+def test_relative_indices_use_the_line_reader(tmp_path: Path) -> None:
+    path = tmp_path / "rel.obj"
+    path.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf -3 -2 -1\n")
+    mesh = load(path).meshes[0]
+    assert mesh.triangles.tolist() == [[0, 1, 2]]

@@ -15,6 +15,7 @@ import io
 import json
 import re
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -196,14 +197,188 @@ def _material_from_trimesh(mat, fallback: str) -> Material | None:
 _OBJ_FACE_TOKEN = re.compile(r"^(-?\d+)(?:/(-?\d*))?(?:/(-?\d*))?$")
 
 
+@dataclass
+class _ObjGroup:
+    name: str
+    v: np.ndarray  # (k,) 0-based vertex index per corner
+    vt: np.ndarray  # (k,) 0-based texture index per corner, -1 when absent
+    vn: np.ndarray  # (k,) 0-based normal index per corner, -1 when absent
+    sizes: np.ndarray  # (p,) corners per polygon
+    material_names: list[str]  # the materials the group's polygons use
+    face_material: np.ndarray  # (p,) index into material_names, -1 for none
+
+
+@dataclass
+class _ObjData:
+    vertices: np.ndarray
+    texcoords: np.ndarray
+    normals: np.ndarray
+    libraries: list[str]
+    groups: list[_ObjGroup]
+
+
 def read_obj(path: Path) -> Scene:
     """Read a Wavefront OBJ file: one mesh per object/group, polygons kept as written."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path.name}: cannot read the file ({exc.strerror})") from None
-    if "\x00" in text[:4096]:
+    if b"\x00" in data[:4096]:
         raise CorruptFileError(f"{path.name}: not an OBJ file (binary data)")
+    data = data.replace(b"\r\n", b"\n")
+    parsed = _parse_obj_fast(data, path.stem)
+    if parsed is None:
+        parsed = _parse_obj_lines(data.decode("utf-8", "replace"), path)
+    return _obj_scene(parsed, path)
+
+
+# Anything the vectorised reader does not handle sends the file to the line-by-line reader:
+# indented lines, points and lines, tabs, line continuations, negative (relative) indices,
+# comments after data and irregular spacing in face lines.
+
+
+class _ObjLines:
+    """The lines of an OBJ file (ending in a newline) by keyword, as byte runs numpy parses."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.buf = np.frombuffer(data, dtype=np.uint8)
+        self.ends = np.flatnonzero(self.buf == 10)
+        self.starts = np.concatenate([[0], self.ends[:-1] + 1])
+        last = len(self.buf) - 1
+        first = self.buf[self.starts]
+        second = self.buf[np.minimum(self.starts + 1, last)]
+        third = self.buf[np.minimum(self.starts + 2, last)]
+        self.first = first
+        self.kind = {
+            "v": (first == ord("v")) & (second == ord(" ")),
+            "vt": (first == ord("v")) & (second == ord("t")) & (third == ord(" ")),
+            "vn": (first == ord("v")) & (second == ord("n")) & (third == ord(" ")),
+            "f": (first == ord("f")) & (second == ord(" ")),
+        }
+
+    def select(self, kind: str) -> tuple[bytes, int]:
+        """The text after the keyword of every ``kind`` line (newlines kept), and their count."""
+        lines = self.kind[kind]
+        keep = np.repeat(lines, self.ends - self.starts + 1)
+        for j in range(len(kind) + 1):
+            keep[self.starts[lines] + j] = False
+        return self.buf[keep].tobytes(), int(lines.sum())
+
+    def text(self, line: int) -> str:
+        return self.data[self.starts[line] : self.ends[line]].decode("utf-8", "replace").strip()
+
+
+def _obj_rows(text: bytes, count: int, min_cols: int) -> np.ndarray | None:
+    """(count, c) float64 rows from ``count`` lines of c numbers each, or None."""
+    if count == 0:
+        return np.zeros((0, min_cols))
+    try:
+        values = np.fromstring(text, sep=" ")  # noqa: NPY201 - text mode is not deprecated
+    except ValueError:
+        return None
+    cols, rest = divmod(len(values), count)
+    first = text[: text.find(b"\n")].split()
+    if rest or cols < min_cols or len(first) != cols:
+        return None
+    return values.reshape(count, cols)
+
+
+def _parse_obj_fast(data: bytes, default_name: str) -> _ObjData | None:
+    """Vectorised reading of the common OBJ layout, or None to use the line reader."""
+    if b"\t" in data or b"\\\n" in data:
+        return None
+    lines = _ObjLines(b"\n" + data + b"\n")
+    if np.isin(lines.first, np.frombuffer(b" lp", dtype=np.uint8)).any():
+        return None
+    vertices = _obj_rows(*lines.select("v"), 3)
+    texcoords = _obj_rows(*lines.select("vt"), 2)
+    normals = _obj_rows(*lines.select("vn"), 3)
+    if vertices is None or texcoords is None or normals is None:
+        return None
+    face_text, n_faces = lines.select("f")
+    if b"-" in face_text or b"#" in face_text or b"  " in face_text or b" \n" in face_text:
+        return None
+    fb = np.frombuffer(face_text, dtype=np.uint8)
+    # Tokens are single-space separated: a line's corner count is its spaces plus one.
+    newlines = np.flatnonzero(fb == 10)
+    spaces_before = np.searchsorted(np.flatnonzero(fb == 32), newlines)
+    sizes = np.diff(spaces_before, prepend=0) + 1
+    del fb, newlines, spaces_before
+    n_tok = int(sizes.sum())
+    slashes, doubles = face_text.count(b"/"), face_text.count(b"//")
+    if slashes == 0:
+        cols = 1
+    elif doubles == n_tok and slashes == 2 * n_tok:
+        face_text, cols = face_text.replace(b"//", b" 0 "), 3
+    elif doubles == 0 and slashes in (n_tok, 2 * n_tok):
+        cols = 1 + slashes // max(n_tok, 1)
+    else:
+        return None
+    if n_tok:
+        try:
+            flat = np.fromstring(face_text.replace(b"/", b" "), dtype=np.int64, sep=" ")  # noqa: NPY201
+        except ValueError:
+            return None
+        if len(flat) != n_tok * cols:
+            return None
+        table = flat.reshape(n_tok, cols) - 1
+    else:
+        table = np.zeros((0, cols), dtype=np.int64)
+    del face_text
+    absent = np.full(n_tok, -1, dtype=np.int64)
+    v = table[:, 0]
+    vt = table[:, 1] if cols >= 2 else absent
+    vn = table[:, 2] if cols == 3 else absent
+    corner_start = np.concatenate([[0], np.cumsum(sizes)])
+
+    # Directives (o, g, usemtl, mtllib) are few: walk them, knowing how many faces precede each.
+    faces_before = np.cumsum(lines.kind["f"]) - lines.kind["f"]
+    candidates = np.flatnonzero(np.isin(lines.first, np.frombuffer(b"ogum", dtype=np.uint8)))
+    libraries: list[str] = []
+    material_names: list[str] = []
+    face_material = np.full(n_faces, -1, dtype=np.int32)
+    bounds: list[tuple[int, str]] = [(0, default_name)]
+    name = default_name
+    for line in candidates:
+        key, _, rest = lines.text(line).partition(" ")
+        rest = rest.strip()
+        at = int(faces_before[line])
+        if key == "mtllib":
+            libraries.extend(rest.split())
+        elif key == "usemtl":
+            if rest not in material_names:
+                material_names.append(rest)
+            face_material[at:] = material_names.index(rest)
+        elif key in ("o", "g"):
+            name = rest or name
+            bounds.append((at, name))
+    bounds.append((n_faces, ""))
+    groups: list[_ObjGroup] = []
+    for (first, gname), (stop, _) in zip(bounds[:-1], bounds[1:], strict=True):
+        if stop <= first:
+            continue
+        lo, hi = corner_start[first], corner_start[stop]
+        fm = face_material[first:stop]
+        used = sorted(set(np.unique(fm).tolist()) - {-1})
+        remap = np.full(len(material_names) + 1, -1, dtype=np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        groups.append(
+            _ObjGroup(
+                gname,
+                v[lo:hi],
+                vt[lo:hi],
+                vn[lo:hi],
+                sizes[first:stop],
+                [material_names[i] for i in used],
+                remap[fm],
+            )
+        )
+    return _ObjData(vertices[:, :3], texcoords[:, :2], normals[:, :3], libraries, groups)
+
+
+def _parse_obj_lines(text: str, path: Path) -> _ObjData:
+    """The line-by-line reader: every OBJ construct, including relative indices."""
     positions: list[list[float]] = []
     texcoords: list[list[float]] = []
     normals: list[list[float]] = []
@@ -212,9 +387,6 @@ def read_obj(path: Path) -> Scene:
     current: dict | None = None
     group_name = path.stem
     material_name: str | None = None
-
-    def new_group(name: str) -> dict:
-        return {"name": name, "v": [], "vt": [], "vn": [], "sizes": [], "mat": [], "line": 0}
 
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
@@ -238,20 +410,23 @@ def read_obj(path: Path) -> Scene:
                 libraries.extend(rest.split())
             elif key in ("f", "l", "p"):
                 if current is None:
-                    current = new_group(group_name)
+                    current = {
+                        "name": group_name,
+                        "v": [],
+                        "vt": [],
+                        "vn": [],
+                        "sizes": [],
+                        "mat": [],
+                    }
                     groups.append(current)
                 tokens = rest.split()
-                v, vt, vn = [], [], []
                 for tok in tokens:
                     m = _OBJ_FACE_TOKEN.match(tok)
                     if m is None:
                         raise ValueError(tok)
-                    v.append(_obj_index(int(m[1]), len(positions)))
-                    vt.append(_obj_index(int(m[2]), len(texcoords)) if m[2] else -1)
-                    vn.append(_obj_index(int(m[3]), len(normals)) if m[3] else -1)
-                current["v"].extend(v)
-                current["vt"].extend(vt)
-                current["vn"].extend(vn)
+                    current["v"].append(_obj_index(int(m[1]), len(positions)))
+                    current["vt"].append(_obj_index(int(m[2]), len(texcoords)) if m[2] else -1)
+                    current["vn"].append(_obj_index(int(m[3]), len(normals)) if m[3] else -1)
                 current["sizes"].append(len(tokens))
                 current["mat"].append(material_name)
         except (ValueError, IndexError) as exc:
@@ -260,20 +435,44 @@ def read_obj(path: Path) -> Scene:
             ) from None
     if len(positions) and any(len(p) != 3 for p in positions):
         raise CorruptFileError(f"{path.name}: a vertex line has fewer than three coordinates")
-    vertices = np.array(positions, dtype=np.float64).reshape(-1, 3)
-    vt_arr = np.array(texcoords, dtype=np.float64).reshape(-1, 4)[:, :2]
-    vn_arr = np.array(normals, dtype=np.float64).reshape(-1, 3)
+    return _ObjData(
+        np.array(positions, dtype=np.float64).reshape(-1, 3),
+        np.array(texcoords, dtype=np.float64).reshape(-1, 4)[:, :2],
+        np.array(normals, dtype=np.float64).reshape(-1, 3),
+        libraries,
+        [_obj_group(g) for g in groups],
+    )
+
+
+def _obj_group(g: dict) -> _ObjGroup:
+    names = list(dict.fromkeys(m for m in g["mat"] if m is not None))
+    index = {n: i for i, n in enumerate(names)}
+    return _ObjGroup(
+        g["name"],
+        np.array(g["v"], dtype=np.int64),
+        np.array(g["vt"], dtype=np.int64),
+        np.array(g["vn"], dtype=np.int64),
+        np.array(g["sizes"], dtype=np.int64),
+        names,
+        np.array([index.get(m, -1) for m in g["mat"]], dtype=np.int32),
+    )
+
+
+def _obj_scene(parsed: _ObjData, path: Path) -> Scene:
+    vertices, vt_arr, vn_arr = parsed.vertices, parsed.texcoords, parsed.normals
+    libraries = parsed.libraries
     library = {}
     for lib in libraries:
         library.update(_read_mtl(path.parent / lib))
 
     scene = Scene(format="obj", source=path.name)
-    for g, name in zip(groups, unique_names([g["name"] for g in groups]), strict=True):
-        v = np.array(g["v"], dtype=np.int64)
+    groups = parsed.groups
+    for g, name in zip(groups, unique_names([g.name for g in groups]), strict=True):
+        v = g.v
         bad = (v < 0) | (v >= len(vertices))
         if bad.any():
             raise CorruptFileError(
-                f"{path.name}: group {g['name']!r} refers to vertex {int(v[bad][0]) + 1}, "
+                f"{path.name}: group {g.name!r} refers to vertex {int(v[bad][0]) + 1}, "
                 f"but the file has {len(vertices)}"
             )
         # Keep only the vertices this group uses, in first-use order.
@@ -282,15 +481,12 @@ def read_obj(path: Path) -> Scene:
         remap = np.full(len(vertices), -1, dtype=np.int64)
         remap[order] = np.arange(len(order))
         corners = remap[v]
-        offsets = np.concatenate([[0], np.cumsum(g["sizes"])])
-        vt = np.array(g["vt"], dtype=np.int64)
-        vn = np.array(g["vn"], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(g.sizes)])
+        vt, vn = g.vt, g.vn
         has_uv = len(vt) and (vt >= 0).all() and (vt < len(vt_arr)).all()
         has_normals = len(vn) and (vn >= 0).all() and (vn < len(vn_arr)).all()
-        names = list(dict.fromkeys(m for m in g["mat"] if m is not None))
-        mats = [library.get(n, Material(n)) for n in names]
-        index = {n: i for i, n in enumerate(names)}
-        face_material = np.array([index.get(m, 0) for m in g["mat"]], dtype=np.int32)
+        mats = [library.get(n, Material(n)) for n in g.material_names]
+        face_material = np.maximum(g.face_material, 0)
         scene.meshes.append(
             build_mesh(
                 name,
