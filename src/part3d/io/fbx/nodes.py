@@ -328,9 +328,18 @@ def _parse_numbers(text: bytes) -> np.ndarray:
         text = text[:-1]
     if not text:
         return np.zeros(0, dtype=np.float64 if is_float else np.int64)
+    count = text.count(b",") + 1
+    dtype = np.float64 if is_float else np.int64
+    try:
+        # numpy's text parser: whitespace around the commas is skipped.
+        values = np.fromstring(text, dtype=dtype, sep=",")  # noqa: NPY201 - text mode is kept
+        if len(values) == count:
+            return values
+    except ValueError:
+        pass
     items = text.split(b",")
     try:
-        return np.array(items, dtype=np.float64 if is_float else np.int64)
+        return np.array(items, dtype=dtype)
     except (ValueError, OverflowError):
         pass
     try:
