@@ -19,7 +19,7 @@ setup: $(VENV)/.installed
 
 run: setup
 	@mkdir -p $(OUT)
-	$(VENV)/bin/part3d convert $(MODELS)/spider.fbx $(OUT)/spider.glb
+	$(VENV)/bin/part3d convert --meters --y-up $(MODELS)/spider.fbx $(OUT)/spider.glb
 	$(VENV)/bin/part3d convert $(MODELS)/spider.fbx $(OUT)/spider.obj
 	$(VENV)/bin/part3d info $(OUT)/spider.glb
 	$(VENV)/bin/part3d info $(OUT)/spider.obj

@@ -111,3 +111,13 @@ def test_written_files_get_ordinary_permissions(models: Path, tmp_path: Path) ->
     out = tmp_path / "jeep.fbx"
     assert part3d("convert", str(models / "jeep1.fbx"), str(out)).returncode == 0
     assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_convert_to_metres_and_y_up_on_request(fbx_dir: Path, tmp_path: Path) -> None:
+    src = fbx_dir / "axes_pypz_7400_binary.fbx"  # centimetres, Z up
+    out = tmp_path / "yup.glb"
+    proc = part3d("convert", "--meters", "--y-up", str(src), str(out))
+    assert proc.returncode == 0, proc.stderr
+    before, after = load(src).bounds(), load(out).bounds()
+    # Z up (cm) becomes Y up (m): the old Z extent is the new Y extent, a hundred times smaller.
+    assert after[1, 1] - after[0, 1] == pytest.approx((before[1, 2] - before[0, 2]) / 100)

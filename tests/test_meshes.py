@@ -193,3 +193,19 @@ def test_relative_indices_use_the_line_reader(tmp_path: Path) -> None:
     path.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf -3 -2 -1\n")
     mesh = load(path).meshes[0]
     assert mesh.triangles.tolist() == [[0, 1, 2]]
+
+
+def test_unit_and_axes_are_applied_only_when_asked(fbx_dir: Path) -> None:
+    scene = load(fbx_dir / "axes_pypz_7400_binary.fbx")  # Z-up: right +X, up +Z, front -Y
+    assert scene.axes == ("+X", "+Z", "-Y")
+    same = scene.converted()
+    np.testing.assert_array_equal(same.meshes[0].vertices, scene.meshes[0].vertices)
+    assert scene.unit_meters == pytest.approx(0.01)
+    y_up = scene.converted(unit_meters=1.0, axes=("+X", "+Y", "+Z"))
+    assert y_up.axes == ("+X", "+Y", "+Z") and y_up.unit_meters == 1.0
+    before, after = scene.meshes[0].vertices, y_up.meshes[0].vertices
+    # Up was +Z and becomes +Y; front was -Y and becomes +Z; centimetres become metres.
+    np.testing.assert_allclose(after[:, 1], before[:, 2] * 0.01)
+    np.testing.assert_allclose(after[:, 2], -before[:, 1] * 0.01)
+    np.testing.assert_allclose(after[:, 0], before[:, 0] * 0.01)
+    assert scene.meshes[0].vertices is before  # the original is untouched

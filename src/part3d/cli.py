@@ -107,6 +107,14 @@ def cmd_convert(args) -> int:
         raise Part3DError(f"{dst}: the output folder {dst.parent} does not exist")
     t0 = time.perf_counter()
     scene = load(src)
+    if args.meters or args.y_up:
+        try:
+            scene = scene.converted(
+                unit_meters=1.0 if args.meters else None,
+                axes=("+X", "+Y", "+Z") if args.y_up else None,
+            )
+        except ValueError as exc:
+            raise Part3DError(f"{src.name}: cannot convert: {exc}") from None
     t1 = time.perf_counter()
     save(scene, dst, ascii=args.ascii)
     t2 = time.perf_counter()
@@ -147,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="IN")
     p.add_argument("output", metavar="OUT")
     p.add_argument("--ascii", action="store_true", help="write ASCII FBX instead of binary")
+    p.add_argument(
+        "--meters", action="store_true", help="scale to metres (default: keep the file's unit)"
+    )
+    p.add_argument(
+        "--y-up",
+        action="store_true",
+        help="rotate to +X right, +Y up, +Z front, as glTF expects (default: keep the file's axes)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_convert)
 

@@ -12,7 +12,7 @@ the parent's name and the file's unit and axes are kept for writers that need th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -191,3 +191,56 @@ class Scene:
             return None
         stacked = np.stack(boxes)
         return np.stack([stacked[:, 0].min(axis=0), stacked[:, 1].max(axis=0)])
+
+    def converted(
+        self, unit_meters: float | None = None, axes: tuple[str, str, str] | None = None
+    ) -> Scene:
+        """A copy of the scene with vertices (and normals) expressed in another unit and axes.
+
+        ``unit_meters`` is the target unit's length in metres (1.0 for metres); ``axes`` the
+        target (right, up, front), e.g. ``("+X", "+Y", "+Z")`` for glTF's Y-up. Face ids,
+        names and everything else are unchanged. Raises ValueError when the scene's axes are
+        unknown and ``axes`` is asked for.
+        """
+        scale = 1.0 if unit_meters is None else self.unit_meters / unit_meters
+        rotation = np.eye(3)
+        if axes is not None and tuple(axes) != tuple(self.axes):
+            rotation = axis_basis(axes).T @ axis_basis(self.axes)
+        linear = rotation * scale
+        meshes = []
+        for mesh in self.meshes:
+            normals = mesh.normal_values
+            if normals is not None and not np.array_equal(rotation, np.eye(3)):
+                normals = normals @ rotation.T
+            meshes.append(
+                replace(
+                    mesh,
+                    vertices=mesh.vertices @ linear.T,
+                    normal_values=normals,
+                    transform=_linear4(linear) @ mesh.transform,
+                )
+            )
+        return replace(
+            self,
+            meshes=meshes,
+            unit_meters=self.unit_meters if unit_meters is None else unit_meters,
+            axes=self.axes if axes is None else tuple(axes),
+        )
+
+
+def axis_basis(axes: tuple[str, str, str]) -> np.ndarray:
+    """(3, 3) rows: the unit vectors of the (right, up, front) axes named like ``+X``/``-Z``."""
+    basis = np.zeros((3, 3))
+    for row, axis in enumerate(axes):
+        if len(axis) != 2 or axis[0] not in "+-" or axis[1] not in "XYZ":
+            raise ValueError(f"unknown axis {axis!r}: the file does not state its axes")
+        basis[row, "XYZ".index(axis[1])] = 1.0 if axis[0] == "+" else -1.0
+    if abs(np.linalg.det(basis)) != 1.0:
+        raise ValueError(f"axes {axes} do not name three different directions")
+    return basis
+
+
+def _linear4(m3: np.ndarray) -> np.ndarray:
+    m = np.eye(4)
+    m[:3, :3] = m3
+    return m

@@ -581,11 +581,43 @@ def _to_trimesh(mesh: Mesh, with_color: bool = True) -> trimesh.Trimesh:
     return tm
 
 
+_CHUNK = 65536  # rows formatted per call: bounds the temporary Python objects
+
+
 def _format_rows(prefix: str, values: np.ndarray, fmt: str) -> str:
     if len(values) == 0:
         return ""
-    row = prefix + " " + " ".join([fmt] * values.shape[1]) + "\n"
-    return (row * len(values)) % tuple(values.ravel().tolist())
+    return _format_rows_raw(prefix + " " + " ".join([fmt] * values.shape[1]) + "\n", values)
+
+
+def _format_polygons(mesh: Mesh, fields: list[np.ndarray], sep: str) -> str:
+    """Face lines: ``f`` (``l``/``p`` for lines and points) and each corner's fields joined
+    by ``sep`` (``/`` or ``//``), one polygon per line."""
+    sizes = mesh.polygon_sizes
+    if len(sizes) == 0:
+        return ""
+    table = np.stack(fields, axis=1)  # (k, fields)
+    token = sep.join(["%d"] * len(fields))
+    if (sizes == sizes[0]).all():
+        # One polygon size throughout (all triangles, say): one format string per chunk.
+        n = int(sizes[0])
+        key = "f" if n >= 3 else ("l" if n == 2 else "p")
+        row = key + " " + " ".join([token] * n) + "\n"
+        per_poly = table.reshape(len(sizes), -1)
+        return _format_rows_raw(row, per_poly)
+    out = []
+    for f, (start, stop) in enumerate(zip(mesh.offsets[:-1], mesh.offsets[1:], strict=True)):
+        n = int(sizes[f])
+        key = "f" if n >= 3 else ("l" if n == 2 else "p")
+        out.append(key + " " + " ".join([token] * n) % tuple(table[start:stop].ravel().tolist()))
+    return "\n".join(out) + "\n"
+
+
+def _format_rows_raw(row: str, values: np.ndarray) -> str:
+    return "".join(
+        (row * len(part)) % tuple(part.ravel().tolist())
+        for part in (values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK))
+    )
 
 
 def write_obj(scene: Scene, mtl_name: str) -> str:
@@ -597,40 +629,24 @@ def write_obj(scene: Scene, mtl_name: str) -> str:
         out.write(f"o {_obj_name(mesh.name)}\nusemtl {_obj_name(mesh.name)}\n")
         out.write(_format_rows("v", mesh.vertices, "%.9g"))
         k = len(mesh.corners)
-        fields = [mesh.corners + base_v]
+        fields = [mesh.corners.astype(np.int64) + base_v]
         if mesh.uv_values is not None:
             out.write(_format_rows("vt", mesh.uv_values, "%.9g"))
-            index = np.arange(k) if mesh.uv_index is None else mesh.uv_index
+            index = np.arange(k) if mesh.uv_index is None else mesh.uv_index.astype(np.int64)
             fields.append(index + base_vt)
             base_vt += len(mesh.uv_values)
         if mesh.normal_values is not None:
             out.write(_format_rows("vn", mesh.normal_values, "%.6g"))
-            index = np.arange(k) if mesh.normal_index is None else mesh.normal_index
+            index = (
+                np.arange(k) if mesh.normal_index is None else mesh.normal_index.astype(np.int64)
+            )
             fields.append(index + base_vn)
             base_vn += len(mesh.normal_values)
         base_v += len(mesh.vertices)
-        if len(fields) == 1:
-            tokens = fields[0].astype(str)
-        elif len(fields) == 3:
-            tokens = np.char.add(
-                np.char.add(
-                    np.char.add(fields[0].astype(str), "/"), np.char.add(fields[1].astype(str), "/")
-                ),
-                fields[2].astype(str),
-            )
-        elif mesh.uv_values is not None:
-            tokens = np.char.add(np.char.add(fields[0].astype(str), "/"), fields[1].astype(str))
+        if len(fields) == 2 and mesh.uv_values is None:
+            out.write(_format_polygons(mesh, fields, "//"))  # v//vn
         else:
-            tokens = np.char.add(np.char.add(fields[0].astype(str), "//"), fields[1].astype(str))
-        sizes = mesh.polygon_sizes
-        if k:
-            # One line per polygon: 'f' (or 'l'/'p' for lines and points) before its first
-            # corner, a newline after its last, spaces in between.
-            heads = np.full(k, "", dtype=object)
-            heads[mesh.offsets[:-1]] = np.where(sizes >= 3, "f ", np.where(sizes == 2, "l ", "p "))
-            seps = np.full(k, " ", dtype=object)
-            seps[mesh.offsets[1:] - 1] = "\n"
-            out.write("".join((heads + tokens.astype(object) + seps).tolist()))
+            out.write(_format_polygons(mesh, fields, "/"))  # v, v/vt, v/vt/vn
     return out.getvalue()
 
 
