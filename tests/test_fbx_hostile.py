@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import textwrap
+import time
 
+import numpy as np
+import pytest
 from fbx_reference import FBX_DIR, reference
+
+from part3d.errors import CorruptFileError
+from part3d.io import fbx
+from part3d.io.fbx.nodes import BINARY_MAGIC, MAX_VALUES
 
 SCRIPT = textwrap.dedent(
     """
@@ -39,3 +47,26 @@ def test_every_malformed_file_answers_within_two_seconds_without_crashing() -> N
     assert set(results) == set(paths)
     slow = {p: t for p, (_, t) in results.items() if t > 2.0}
     assert slow == {}
+
+
+def test_millions_of_tiny_records_are_refused_not_loaded(tmp_path) -> None:
+    # A binary FBX of empty sibling records: each 13-byte header plus a 1-byte name.
+    count = MAX_VALUES + 10
+    header = BINARY_MAGIC + b"\x00" + struct.pack("<I", 7400)
+    layout = np.dtype([("end", "<u4"), ("n", "<u4"), ("len", "<u4"), ("nl", "u1"), ("name", "S1")])
+    records = np.zeros(count, dtype=layout)
+    records["end"] = len(header) + 14 * np.arange(1, count + 1)
+    records["nl"], records["name"] = 1, b"A"
+    path = tmp_path / "flood.fbx"
+    path.write_bytes(header + records.tobytes() + bytes(13))
+    t = time.perf_counter()
+    with pytest.raises(CorruptFileError, match="more than .* nodes and properties"):
+        fbx.read(path)
+    assert time.perf_counter() - t < 30
+
+
+def test_ascii_flood_of_values_is_refused(tmp_path) -> None:
+    path = tmp_path / "flood.fbx"
+    path.write_bytes(b"; FBX 7.4.0 project file\nA: " + b'"x",' * (MAX_VALUES + 10) + b"\n")
+    with pytest.raises(CorruptFileError, match="more than .* nodes and properties"):
+        fbx.read(path)

@@ -25,6 +25,9 @@ BINARY_MAGIC = b"Kaydara FBX Binary  \x00\x1a"
 HEADER_SIZE = 27
 #: Deepest node nesting accepted; real files nest about eight levels.
 MAX_DEPTH = 32
+#: Most nodes plus scalar properties in one file (arrays count once). Real files hold far
+#: fewer; a hostile file of millions of tiny records would otherwise exhaust memory.
+MAX_VALUES = 2_000_000
 #: Largest array accepted after inflation (bytes); 1.5 M faces need well under this.
 MAX_ARRAY_BYTES = 1 << 31
 #: Deflate cannot expand data more than about 1032:1; a larger declared length is a lie.
@@ -126,6 +129,7 @@ class _BinaryReader:
         self.u32 = struct.Struct(e + "I")
         self.scalars = {k: struct.Struct(e + f) for k, (f, _) in _SCALAR_TYPES.items()}
         self.scalar_sizes = {k: n for k, (_, n) in _SCALAR_TYPES.items()}
+        self.values = 0
 
     def read(self) -> FbxDocument:
         roots, _ = self._read_list(HEADER_SIZE, self.size, 0, top=True)
@@ -181,6 +185,9 @@ class _BinaryReader:
             raise self._fail(
                 f"node {name!r}: {num_props} properties cannot fit in {props_len} bytes", pos
             )
+        self.values += num_props + 1
+        if self.values > MAX_VALUES:
+            raise self._fail(f"more than {MAX_VALUES} nodes and properties", pos)
         props = []
         p = props_start
         for _ in range(num_props):
@@ -374,6 +381,7 @@ def _parse_ascii(data: bytes, source: str) -> FbxDocument:
     current: FbxNode | None = None
     pos, size = 0, len(data)
     match = _TOKEN.match
+    values = 0
     while pos < size:
         m = match(data, pos)
         if m is None:
@@ -383,6 +391,9 @@ def _parse_ascii(data: bytes, source: str) -> FbxDocument:
         if kind == "ws" or kind == "comment":
             pos = end
             continue
+        values += 1
+        if values > MAX_VALUES:
+            raise fail(f"more than {MAX_VALUES} nodes and properties", pos)
         if kind == "key":
             current = FbxNode(m["key"].decode("ascii"))
             stack[-1][1].append(current)
