@@ -70,3 +70,12 @@ def test_ascii_flood_of_values_is_refused(tmp_path) -> None:
     path.write_bytes(b"; FBX 7.4.0 project file\nA: " + b'"x",' * (MAX_VALUES + 10) + b"\n")
     with pytest.raises(CorruptFileError, match="more than .* nodes and properties"):
         fbx.read(path)
+
+
+def test_arrays_are_refused_past_the_total_budget(monkeypatch) -> None:
+    from part3d.io.fbx import nodes
+
+    # The real budget is 3 GiB; a small one shows the check without inflating gigabytes.
+    monkeypatch.setattr(nodes, "MAX_TOTAL_ARRAY_BYTES", 1 << 20)
+    with pytest.raises(CorruptFileError, match="arrays would take more than 1 MiB in all"):
+        fbx.read(FBX_DIR.parent / "models" / "blender_293_barbarian_7400_binary.fbx")

@@ -28,8 +28,10 @@ MAX_DEPTH = 32
 #: Most nodes plus scalar properties in one file (arrays count once). Real files hold far
 #: fewer; a hostile file of millions of tiny records would otherwise exhaust memory.
 MAX_VALUES = 2_000_000
-#: Largest array accepted after inflation (bytes); 1.5 M faces need well under this.
-MAX_ARRAY_BYTES = 1 << 31
+#: Largest array accepted after inflation (bytes), and most for all arrays of a file together;
+#: 1.5 M faces need a few hundred MB in all.
+MAX_ARRAY_BYTES = 1 << 30
+MAX_TOTAL_ARRAY_BYTES = 3 << 30
 #: Deflate cannot expand data more than about 1032:1; a larger declared length is a lie.
 MAX_DEFLATE_RATIO = 1032
 #: Versions read; older files use a different scene layout.
@@ -130,6 +132,8 @@ class _BinaryReader:
         self.scalars = {k: struct.Struct(e + f) for k, (f, _) in _SCALAR_TYPES.items()}
         self.scalar_sizes = {k: n for k, (_, n) in _SCALAR_TYPES.items()}
         self.values = 0
+        self.array_bytes = 0
+        self.view = memoryview(data)
 
     def read(self) -> FbxDocument:
         roots, _ = self._read_list(HEADER_SIZE, self.size, 0, top=True)
@@ -240,9 +244,14 @@ class _BinaryReader:
             raise self._fail(
                 f"array {node!r}: {comp_len} bytes of data run past the end of the node", p
             )
-        payload = self.data[p : p + comp_len]
+        payload = self.view[p : p + comp_len]
         if nbytes > MAX_ARRAY_BYTES:
             raise self._fail(f"array {node!r}: declared length {count} is too large", p)
+        self.array_bytes += nbytes
+        if self.array_bytes > MAX_TOTAL_ARRAY_BYTES:
+            raise self._fail(
+                f"arrays would take more than {MAX_TOTAL_ARRAY_BYTES / 2**20:.0f} MiB in all", p
+            )
         if encoding == 0:
             if comp_len != nbytes:
                 raise self._fail(
