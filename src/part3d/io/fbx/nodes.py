@@ -249,9 +249,7 @@ class _BinaryReader:
             raise self._fail(f"array {node!r}: declared length {count} is too large", p)
         self.array_bytes += nbytes
         if self.array_bytes > MAX_TOTAL_ARRAY_BYTES:
-            raise self._fail(
-                f"arrays would take more than {MAX_TOTAL_ARRAY_BYTES / 2**20:.0f} MiB in all", p
-            )
+            raise self._fail(f"arrays would take more than {MAX_TOTAL_ARRAY_BYTES} bytes in all", p)
         if encoding == 0:
             if comp_len != nbytes:
                 raise self._fail(
