@@ -1,0 +1,302 @@
+"""Score part3d's segmentation on the Princeton Segmentation Benchmark (PSB).
+
+Segments every model with an automatic part count and scores it against every human
+segmentation of that model with the benchmark's metrics (Rand Index error, Hamming distance
+Rm/Rf, GCE, LCE, Cut Discrepancy), averaged over the model's human segmentations, then per
+category and over all models. The same table is computed for three references: the whole mesh
+as one part, k-means on face centroids with each human segmentation's part count, and humans
+scored against each other. Figures go to docs/BENCHMARKS.md ("Segmentation (PSB)").
+
+    python bench/psb.py [--data DIR] [--labels OUT] [--json FILE] [--subset all|tune|holdout]
+                        [--set name=value ...] [--jobs N] [--no-doc]
+
+``--subset tune`` / ``holdout`` split the models by id (id % 4 == 1 / == 3) for tuning without
+looking at the held-out half; ``--set`` overrides a SegmentOptions field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import fields, replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from psb_metrics import (  # noqa: E402
+    MeshGeometry,
+    consistency_errors,
+    cut_discrepancy,
+    hamming,
+    rand_index_error,
+)
+from report import write_section  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "psb"
+METRICS = ("ri", "gce", "lce", "rm", "rf", "hamming", "cd")
+
+
+def scores(geom: MeshGeometry, pred: np.ndarray, truth: np.ndarray, fields_cache: dict) -> dict:
+    """Every metric of ``pred`` against one human segmentation ``truth``."""
+    gce, lce = consistency_errors(pred, truth)
+    rm, rf, ham = hamming(pred, truth)
+    cut_p, field_p = fields_cache["pred"]
+    cut_t, field_t = fields_cache[id(truth)]
+    return {
+        "ri": rand_index_error(pred, truth),
+        "gce": gce,
+        "lce": lce,
+        "rm": rm,
+        "rf": rf,
+        "hamming": ham,
+        "cd": cut_discrepancy(geom, cut_p, field_p, cut_t, field_t),
+    }
+
+
+def _cut_field(geom: MeshGeometry, labels: np.ndarray):
+    cut = geom.cut_vertices(labels)
+    return cut, (geom.distance_to(cut) if len(cut) else None)
+
+
+def _mean(rows: list[dict]) -> dict:
+    out = {}
+    for m in METRICS:
+        vals = [r[m] for r in rows if np.isfinite(r[m])]
+        out[m] = float(np.mean(vals)) if vals else float("nan")
+    return out
+
+
+def score_against_humans(geom, labels, segs, cache) -> dict:
+    cache = dict(cache)
+    cache["pred"] = _cut_field(geom, labels)
+    return _mean([scores(geom, labels, seg, cache) for seg in segs])
+
+
+def quick_evaluate(path: str, overrides: dict) -> dict:
+    """Only part3d's Rand Index error and GCE (for tuning runs)."""
+    from part3d.io.meshes import build_mesh
+    from part3d.segment import SegmentOptions, segment_mesh
+
+    z = np.load(path)
+    faces = z["faces"].astype(np.int64)
+    mesh = build_mesh(
+        "m",
+        z["vertices"].astype(np.float64),
+        faces.reshape(-1),
+        np.arange(0, 3 * len(faces) + 1, 3),
+    )
+    t = time.perf_counter()
+    labels = segment_mesh(mesh, replace(SegmentOptions(), **overrides)).astype(np.int64)
+    seconds = time.perf_counter() - t
+    segs = [np.asarray(s, dtype=np.int64) for s in z["segs"]]
+    ri = float(np.mean([rand_index_error(labels, s) for s in segs]))
+    gce = float(np.mean([consistency_errors(labels, s)[0] for s in segs]))
+    return {
+        "id": int(Path(path).stem),
+        "category": str(z["category"]),
+        "ri": ri,
+        "gce": gce,
+        "parts": int(labels.max()) + 1,
+        "seconds": seconds,
+    }
+
+
+def evaluate(path: str, overrides: dict, labels_dir: str | None) -> dict:
+    """Segment one PSB model and score it and the references (runs in a worker process)."""
+    from scipy.cluster.vq import kmeans2
+
+    from part3d.io.meshes import build_mesh
+    from part3d.segment import SegmentOptions, segment_mesh
+
+    z = np.load(path)
+    vertices = z["vertices"].astype(np.float64)
+    faces = z["faces"].astype(np.int64)
+    segs = [np.asarray(s, dtype=np.int64) for s in z["segs"]]
+    model_id = int(Path(path).stem)
+    mesh = build_mesh(
+        str(model_id), vertices, faces.reshape(-1), np.arange(0, 3 * len(faces) + 1, 3)
+    )
+    options = replace(SegmentOptions(), **overrides)
+    t = time.perf_counter()
+    labels = segment_mesh(mesh, options).astype(np.int64)
+    seconds = time.perf_counter() - t
+    if labels_dir:
+        np.save(Path(labels_dir) / f"{model_id}.npy", labels.astype(np.int32))
+
+    geom = MeshGeometry.of(vertices, faces)
+    cache = {id(s): _cut_field(geom, s) for s in segs}
+    result = {
+        "id": model_id,
+        "category": str(z["category"]),
+        "faces": len(faces),
+        "parts": int(labels.max()) + 1,
+        "human_parts": float(np.mean([s.max() + 1 for s in segs])),
+        "seconds": seconds,
+        "part3d": score_against_humans(geom, labels, segs, cache),
+        "one_part": score_against_humans(geom, np.zeros(len(faces), dtype=np.int64), segs, cache),
+    }
+    # k-means on face centroids with each human segmentation's part count, scored against it.
+    centroids = vertices[faces].mean(axis=1)
+    rng = np.random.default_rng(0)
+    km_rows = []
+    for seg in segs:
+        k = int(seg.max()) + 1
+        if k < 2:
+            km = np.zeros(len(faces), dtype=np.int64)
+        else:
+            _, km = kmeans2(centroids, k, minit="++", seed=rng)
+        c = dict(cache)
+        c["pred"] = _cut_field(geom, km)
+        km_rows.append(scores(geom, km, seg, c))
+    result["kmeans"] = _mean(km_rows)
+    # Humans against each other: each segmentation against every other one.
+    human_rows = []
+    for i, seg in enumerate(segs):
+        others = [s for j, s in enumerate(segs) if j != i]
+        if not others:
+            continue
+        c = dict(cache)
+        c["pred"] = cache[id(seg)]
+        human_rows.append(_mean([scores(geom, seg, o, c) for o in others]))
+    result["humans"] = _mean(human_rows) if human_rows else {m: float("nan") for m in METRICS}
+    return result
+
+
+def table(results: list[dict], method: str) -> dict:
+    cats: dict[str, list[dict]] = {}
+    for r in results:
+        cats.setdefault(r["category"], []).append(r[method])
+    per_cat = {c: _mean(rows) for c, rows in sorted(cats.items())}
+    overall = _mean([r[method] for r in results])
+    return {"categories": per_cat, "overall": overall}
+
+
+def render(results: list[dict], overrides: dict, subset: str) -> str:
+    secs = [r["seconds"] for r in results]
+    methods = ("part3d", "one_part", "kmeans", "humans")
+    tables = {m: table(results, m) for m in methods}
+    lines = [
+        f"Measured by `python bench/psb.py` on {time.strftime('%Y-%m-%d')}: {len(results)} "
+        f"models ({subset}), {os.cpu_count()} cores. Automatic part count"
+        + (f", options {overrides}" if overrides else ", default options")
+        + ". Each figure is averaged over a model's human segmentations, then over models.",
+        "",
+        "| method | Rand Index error | GCE | LCE | Hamming | Rm | Rf | Cut Discrepancy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    names = {
+        "part3d": "part3d",
+        "one_part": "whole mesh as one part",
+        "kmeans": "k-means on centroids (human part count)",
+        "humans": "humans against each other",
+    }
+    for m in methods:
+        o = tables[m]["overall"]
+        lines.append(
+            f"| {names[m]} | {o['ri']:.3f} | {o['gce']:.3f} | {o['lce']:.3f} | {o['hamming']:.3f} "
+            f"| {o['rm']:.3f} | {o['rf']:.3f} | {o['cd']:.3f} |"
+        )
+    lines += [
+        "",
+        f"part3d runtime per model: median {statistics.median(secs):.3f} s, max {max(secs):.3f} s "
+        f"(faces {min(r['faces'] for r in results)}–{max(r['faces'] for r in results)}); "
+        f"parts per model: median {statistics.median(r['parts'] for r in results):.0f} "
+        f"(humans {statistics.median(r['human_parts'] for r in results):.1f}).",
+        "",
+        "Per category (part3d / k-means, Rand Index error and GCE):",
+        "",
+        "| category | part3d RI | part3d GCE | part3d CD | k-means RI | humans RI |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for c, o in tables["part3d"]["categories"].items():
+        km = tables["kmeans"]["categories"][c]
+        hu = tables["humans"]["categories"][c]
+        lines.append(
+            f"| {c} | {o['ri']:.3f} | {o['gce']:.3f} | {o['cd']:.3f} | {km['ri']:.3f} "
+            f"| {hu['ri']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--labels", type=Path, help="write each model's labels as <id>.npy")
+    parser.add_argument("--json", type=Path, help="write per-model scores as JSON")
+    parser.add_argument("--subset", choices=("all", "tune", "holdout"), default="all")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-doc", action="store_true", help="do not update docs/BENCHMARKS.md")
+    parser.add_argument(
+        "--quick", action="store_true", help="only part3d's RI and GCE, no references (tuning)"
+    )
+    args = parser.parse_args()
+
+    from part3d.segment import SegmentOptions
+
+    kinds = {f.name: f.type for f in fields(SegmentOptions)}
+    overrides = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in kinds:
+            parser.error(f"unknown option {name!r} (SegmentOptions has {', '.join(kinds)})")
+        overrides[name] = (
+            None
+            if value == "None"
+            else (float(value) if "." in value or "e" in value else int(value))
+        )
+    paths = sorted(args.data.glob("*.npz"), key=lambda p: int(p.stem))
+    if args.subset != "all":
+        want = 1 if args.subset == "tune" else 3
+        paths = [p for p in paths if int(p.stem) % 4 == want]
+    if not paths:
+        parser.error(f"no .npz models in {args.data}")
+    if args.labels:
+        args.labels.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    if args.quick:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            rows = list(pool.map(quick_evaluate, map(str, paths), [overrides] * len(paths)))
+        cats: dict[str, list[float]] = {}
+        for r in rows:
+            cats.setdefault(r["category"], []).append(r["ri"])
+        worst = sorted(((float(np.mean(v)), c) for c, v in cats.items()), reverse=True)[:5]
+        print(
+            f"{overrides} RI {np.mean([r['ri'] for r in rows]):.4f} "
+            f"GCE {np.mean([r['gce'] for r in rows]):.4f} "
+            f"parts {statistics.median(r['parts'] for r in rows):.0f} "
+            f"median {statistics.median(r['seconds'] for r in rows):.3f} s "
+            f"worst {', '.join(f'{c} {v:.3f}' for v, c in worst)}",
+            flush=True,
+        )
+        return
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(evaluate, str(p), overrides, str(args.labels or "")) for p in paths]
+        results = []
+        for i, f in enumerate(futures, 1):
+            results.append(f.result())
+            r = results[-1]
+            print(
+                f"[{i}/{len(paths)}] {r['id']:>3} {r['category']:<10} parts {r['parts']:>2} "
+                f"RI {r['part3d']['ri']:.3f} GCE {r['part3d']['gce']:.3f} "
+                f"{r['seconds']:.2f} s",
+                flush=True,
+            )
+    body = render(results, overrides, args.subset)
+    print(body)
+    print(f"total {time.perf_counter() - t0:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    if not args.no_doc:
+        write_section("Segmentation (PSB)", body)
+
+
+if __name__ == "__main__":
+    main()

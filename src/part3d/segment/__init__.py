@@ -1,0 +1,176 @@
+"""Part segmentation: ``segment(scene, options) -> Segmentation``.
+
+Parts the file already has are kept: separate meshes stay separate parts, and within a mesh
+each connected component (after welding coincident vertices) is a part of its own unless it is
+tiny. Within one connected surface, parts are found from geometry (``spectral``): boundaries
+follow concave creases and necks. Labels are per face, with the face ids of
+``part3d.model`` (a polygon's index in its mesh, in file order), and identical input and
+options give identical labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from part3d.model import Mesh, Scene
+from part3d.segment.graph import concave_crease, face_graph, triangle_frames, weld
+from part3d.segment.spectral import polygon_graph, segment_polygons
+
+__all__ = ["SegmentOptions", "Segmentation", "segment", "segment_mesh"]
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """How to segment. ``parts`` None finds the part count automatically; an integer asks for
+    that many parts per mesh (fewer when the mesh has fewer faces). ``seed`` makes the random
+    choices (patch seeds, k-means) repeatable."""
+
+    parts: int | None = None
+    seed: int = 0
+    patches: int = 2000
+    eigenvectors: int = 16
+    oversegment: int = 20
+    merge_threshold: float = 1.0
+    boundary_crease_weight: float = 2.0
+    barrier: float = 10.0
+    min_part_area: float = 0.01
+    crease_floor: float = 0.05
+
+
+@dataclass
+class Segmentation:
+    """``labels[i]`` (p_i,) int32: the part of each face of ``scene.meshes[i]``; parts are
+    numbered 0..k_i-1 per mesh, largest surface area first."""
+
+    labels: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def part_counts(self) -> list[int]:
+        return [int(lab.max()) + 1 if len(lab) else 0 for lab in self.labels]
+
+
+def segment(scene: Scene, options: SegmentOptions | None = None) -> Segmentation:
+    """A part label for every face of every mesh of ``scene``."""
+    options = options or SegmentOptions()
+    return Segmentation([segment_mesh(mesh, options) for mesh in scene.meshes])
+
+
+def segment_mesh(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
+    """(p,) int32 part label per face of one mesh, parts ordered by decreasing area."""
+    p = mesh.polygon_count
+    if p == 0:
+        return np.zeros(0, dtype=np.int32)
+    triangles = mesh.triangles
+    tri_face = mesh.tri_face.astype(np.int64)
+    normals, tri_area, centroids = triangle_frames(mesh.vertices, triangles)
+    welded, positions = weld(mesh.vertices, triangles)
+    graph = face_graph(welded)
+    graph.set_lengths(positions)
+    # Orient outward: concavity is judged along the normals.
+    if float(np.einsum("ij,ij->", centroids, normals * tri_area[:, None])) < 0:
+        normals = -normals
+    crease = concave_crease(graph, normals, centroids, floor=options.crease_floor)
+    pairs, length, pcrease = polygon_graph(tri_face, p, graph.pairs, graph.edge_length, crease)
+
+    area = np.bincount(tri_face, weights=tri_area, minlength=p)
+    has_area = area > 0
+    weight = np.where(has_area, area, 1.0)
+    pcent = (
+        np.stack(
+            [
+                np.bincount(tri_face, weights=centroids[:, i] * tri_area, minlength=p)
+                for i in range(3)
+            ],
+            axis=1,
+        )
+        / weight[:, None]
+    )
+    pnorm = np.stack(
+        [np.bincount(tri_face, weights=normals[:, i] * tri_area, minlength=p) for i in range(3)],
+        axis=1,
+    )
+    # Faces without area (points, lines, degenerate polygons) take their nearest neighbour's
+    # part afterwards; segment the rest.
+    live = np.flatnonzero(has_area)
+    labels = np.zeros(p, dtype=np.int64)
+    if len(live):
+        remap = np.full(p, -1, dtype=np.int64)
+        remap[live] = np.arange(len(live))
+        keep = has_area[pairs[:, 0]] & has_area[pairs[:, 1]]
+        sub_pairs = remap[pairs[keep]]
+        sub = segment_polygons(
+            area[live],
+            pnorm[live],
+            pcent[live],
+            sub_pairs,
+            length[keep],
+            pcrease[keep],
+            parts=options.parts,
+            seed=options.seed,
+            patches=options.patches,
+            eigenvectors=options.eigenvectors,
+            oversegment=options.oversegment,
+            merge_threshold=options.merge_threshold,
+            boundary_crease_weight=options.boundary_crease_weight,
+            barrier=options.barrier,
+            min_part_area=options.min_part_area,
+        )
+        labels[live] = sub
+        sub = _absorb_tiny_components(sub, area[live], pcent[live], options.min_part_area)
+        labels[live] = sub
+    dead = np.flatnonzero(~has_area)
+    if len(dead):
+        corner_centroid = _polygon_vertex_means(mesh)[dead]
+        if len(live):
+            _, nearest = cKDTree(pcent[live]).query(corner_centroid)
+            labels[dead] = labels[live][nearest]
+    return _canonical(labels, area)
+
+
+def _absorb_tiny_components(
+    labels: np.ndarray, area: np.ndarray, centroids: np.ndarray, min_area: float
+) -> np.ndarray:
+    """Segments under ``min_area`` of the mesh that are still separate (disconnected pieces)
+    join the segment of the nearest polygon outside them."""
+    total = area.sum()
+    if total <= 0:
+        return labels
+    seg_area = np.bincount(labels, weights=area) / total
+    present = np.bincount(labels) > 0
+    tiny = present & (seg_area < min_area)
+    if not tiny.any() or not (present & ~tiny).any():
+        return labels
+    big_faces = np.flatnonzero(~tiny[labels])
+    tree = cKDTree(centroids[big_faces])
+    out = labels.copy()
+    for s in np.flatnonzero(tiny):
+        faces = np.flatnonzero(labels == s)
+        _, idx = tree.query(centroids[faces])
+        counts = np.bincount(labels[big_faces[idx]])
+        out[faces] = int(np.argmax(counts))
+    return out
+
+
+def _polygon_vertex_means(mesh: Mesh) -> np.ndarray:
+    sizes = mesh.polygon_sizes
+    face = mesh.corner_face
+    pts = mesh.vertices[mesh.corners]
+    sums = np.stack(
+        [np.bincount(face, weights=pts[:, i], minlength=len(sizes)) for i in range(3)], 1
+    )
+    return sums / np.maximum(sizes, 1)[:, None]
+
+
+def _canonical(labels: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..k-1 by decreasing area (ties: first face first)."""
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    seg_area = np.bincount(inverse, weights=area, minlength=len(uniq))
+    first = np.full(len(uniq), len(labels))
+    np.minimum.at(first, inverse, np.arange(len(labels)))
+    order = np.lexsort((first, -seg_area))
+    rank = np.empty(len(uniq), dtype=np.int32)
+    rank[order] = np.arange(len(uniq), dtype=np.int32)
+    return rank[inverse]
