@@ -107,7 +107,7 @@ def _spectral_embedding(w: sp.csr_matrix, k: int) -> np.ndarray:
     else:
         try:
             v0 = np.full(n, 1.0 / np.sqrt(n))
-            vals, vecs = eigsh(lap, k=k + 1, sigma=-1e-3, which="LM", v0=v0)
+            vals, vecs = eigsh(lap, k=k + 1, sigma=-1e-3, which="LM", v0=v0, maxiter=3000)
             vecs = vecs[:, np.argsort(vals)]
         except ArpackNoConvergence:
             _, vecs = eigh(lap.toarray(), subset_by_index=[0, k])
@@ -192,16 +192,69 @@ def _merge(
             t = max(links[s], key=lambda u: links[s][u])
         else:
             break  # an isolated small component stays a part of its own
-        join(t, s) if seg_area[t] >= seg_area[s] else join(s, t)
+        if seg_area[t] >= seg_area[s]:
+            join(t, s)
+        else:
+            join(s, t)
 
+    root = _roots(parent)
+    if target is not None and len(alive) > target:
+        # Disconnected pieces cannot merge through a boundary: join the smallest piece to the
+        # segment nearest to it until the asked count is reached.
+        while len(alive) > target:
+            current = root[labels]
+            s = min(alive, key=lambda x: seg_area[x])
+            inside = current == s
+            others = np.flatnonzero(~inside)
+            d = (
+                np.linalg.norm(
+                    centroids[others][:, None, :] - centroids[inside][None, :, :], axis=2
+                ).min(axis=1)
+                if inside.sum() * len(others) < 4e7
+                else np.linalg.norm(centroids[others] - centroids[inside].mean(axis=0), axis=1)
+            )
+            t = int(current[others[int(np.argmin(d))]])
+            parent[s] = t
+            alive.discard(s)
+            seg_area[t] += seg_area[s]
+            root = _roots(parent)
+    return root[labels]
+
+
+def _roots(parent: list[int]) -> np.ndarray:
     root = np.array(parent)
-    for _ in range(k):
+    while True:
         nxt = root[root]
         if np.array_equal(nxt, root):
-            break
+            return root
         root = nxt
-    del centroids
-    return root[labels]
+
+
+def _oversegment(
+    frac: np.ndarray,
+    centroids: np.ndarray,
+    pairs: np.ndarray,
+    crease: np.ndarray,
+    strength: np.ndarray,
+    patches: int,
+    eigenvectors: int,
+    k: int,
+    rng: np.random.Generator,
+    barrier: float,
+) -> np.ndarray:
+    """(n,) cluster per polygon of one connected piece: patches, spectral embedding, k-means."""
+    n = len(frac)
+    patch = make_patches(n, frac, centroids, pairs, crease, patches, rng, barrier)
+    n_patch = int(patch.max()) + 1
+    pa, pb = patch[pairs[:, 0]], patch[pairs[:, 1]]
+    cross = pa != pb
+    w = _symmetric(n_patch, np.stack([pa[cross], pb[cross]], axis=1), strength[cross])
+    w.sum_duplicates()
+    if n_patch <= k:
+        return patch
+    emb = _spectral_embedding(w, eigenvectors)
+    _, patch_label = kmeans2(emb, k, minit="++", seed=rng, iter=30)
+    return patch_label[patch]
 
 
 def segment_polygons(
@@ -236,21 +289,43 @@ def segment_polygons(
     total = float(area.sum())
     frac = area / total if total > 0 else np.full(n, 1.0 / n)
     scale = np.sqrt(total) if total > 0 else 1.0
-    strength = (length / scale) * np.exp(-boundary_crease_weight * crease)
+    # A floor keeps crease-cut patches weakly connected: a graph that falls apart makes the
+    # Laplacian's near-zero eigenvalues cluster, and the eigensolver crawl.
+    strength = (length / scale) * np.maximum(np.exp(-boundary_crease_weight * crease), 1e-3)
 
-    patch = make_patches(n, frac, centroids / scale, pairs, crease, patches, rng, barrier)
-    n_patch = int(patch.max()) + 1
-    pa, pb = patch[pairs[:, 0]], patch[pairs[:, 1]]
-    cross = pa != pb
-    w = _symmetric(n_patch, np.stack([pa[cross], pb[cross]], axis=1), strength[cross])
-    w.sum_duplicates()
-    k_clusters = max(oversegment, (parts or 0) + 4)
-    if n_patch <= k_clusters:
-        patch_label = np.arange(n_patch)
-    else:
-        emb = _spectral_embedding(w, eigenvectors)
-        _, patch_label = kmeans2(emb, k_clusters, minit="++", seed=rng, iter=30)
-    labels = patch_label[patch]
+    # Each connected piece is over-segmented on its own (its share of patches and clusters);
+    # a spectral embedding of several pieces at once would spend its eigenvectors on them.
+    n_comp, comp = connected_components(_symmetric(n, pairs, np.ones(len(pairs))), directed=False)
+    comp_area = np.bincount(comp, weights=frac, minlength=n_comp)
+    k_total = max(oversegment, (parts or 0) + 4)
+    labels = np.zeros(n, dtype=np.int64)
+    next_label = 0
+    for c in np.argsort(-comp_area, kind="stable"):
+        faces = np.flatnonzero(comp == c)
+        share = float(comp_area[c])
+        k_c = max(1, int(round(k_total * share))) if n_comp > 1 else k_total
+        if len(faces) < 3 or share < min_part_area or k_c == 1:
+            labels[faces] = next_label
+            next_label += 1
+            continue
+        remap = np.full(n, -1, dtype=np.int64)
+        remap[faces] = np.arange(len(faces))
+        inside = comp[pairs[:, 0]] == c
+        sub_pairs = remap[pairs[inside]]
+        sub = _oversegment(
+            frac[faces] / share,
+            centroids[faces] / scale,
+            sub_pairs,
+            crease[inside],
+            strength[inside],
+            max(1, int(round(patches * share))),
+            eigenvectors,
+            k_c,
+            rng,
+            barrier,
+        )
+        labels[faces] = sub + next_label
+        next_label += int(sub.max()) + 1
     labels = _split_disconnected(labels, pairs)
     return _merge(
         labels,

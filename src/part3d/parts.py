@@ -1,0 +1,264 @@
+"""From a segmentation to parts: ``split(scene, segmentation) -> Scene`` and the
+PartSegmentationInfo JSON (out and in).
+
+Part names are ``<MeshName>_part_<n>``, n from 1 within each mesh, ordered by surface area
+(largest first). Each part is one mesh carrying its faces' original normals and UVs, and one
+material named after the part, in the part's colour (keeping the texture of the material most
+of its faces used). Colours come from a fixed palette of clearly distinguishable colours,
+assigned across the whole scene so that no two parts share one while the palette lasts.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import json
+
+import numpy as np
+
+from part3d.errors import Part3DError
+from part3d.model import Material, Mesh, Scene
+from part3d.segment import Segmentation
+
+#: Distinct colours (after Kelly's and Tableau's palettes), light enough for shading.
+PALETTE = (
+    "#E6194B", "#3CB44B", "#4363D8", "#F58231", "#911EB4", "#42D4F4", "#F032E6", "#BFEF45",
+    "#FABED4", "#469990", "#DCBEFF", "#9A6324", "#FFE119", "#800000", "#AAFFC3", "#808000",
+    "#FFD8B1", "#000075", "#A9A9A9", "#FF7F0E",
+)  # fmt: skip
+
+
+def part_color(index: int) -> str:
+    """The colour of the ``index``-th part of a scene (0-based): the palette, then hues spaced
+    by the golden ratio."""
+    if index < len(PALETTE):
+        return PALETTE[index]
+    hue = (index * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.65, 0.9)
+    return "#{:02X}{:02X}{:02X}".format(*(round(c * 255) for c in (r, g, b)))
+
+
+def hex_to_rgba(color: str) -> tuple[float, float, float, float]:
+    return (int(color[1:3], 16) / 255, int(color[3:5], 16) / 255, int(color[5:7], 16) / 255, 1.0)
+
+
+def part_order(mesh: Mesh, labels: np.ndarray) -> list[np.ndarray]:
+    """The face ids of each part of ``mesh``, largest surface area first (ties: lowest face)."""
+    if len(labels) != mesh.polygon_count:
+        raise Part3DError(
+            f"mesh {mesh.name!r}: {len(labels)} labels for {mesh.polygon_count} faces"
+        )
+    area = mesh.polygon_areas()
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    seg_area = np.bincount(inverse, weights=area, minlength=len(uniq))
+    first = np.full(len(uniq), len(labels))
+    np.minimum.at(first, inverse, np.arange(len(labels)))
+    order = np.lexsort((first, -seg_area))
+    groups = np.argsort(inverse, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(uniq)))])
+    return [groups[bounds[u] : bounds[u + 1]] for u in order]
+
+
+def part_names(scene: Scene, segmentation: Segmentation) -> list[list[str]]:
+    return [
+        [f"{mesh.name}_part_{n}" for n in range(1, len(set(labels.tolist())) + 1)]
+        for mesh, labels in zip(scene.meshes, segmentation.labels, strict=True)
+    ]
+
+
+def sub_mesh(mesh: Mesh, faces: np.ndarray, name: str) -> Mesh:
+    """The faces ``faces`` (ascending ids) of ``mesh`` as a mesh of their own; face ``faces[i]``
+    becomes face ``i``."""
+    sizes = mesh.polygon_sizes[faces]
+    offsets = np.zeros(len(faces) + 1, dtype=np.int32)
+    np.cumsum(sizes, out=offsets[1:])
+    starts = mesh.offsets[faces]
+    corner_ids = np.repeat(starts - offsets[:-1], sizes) + np.arange(offsets[-1])
+    old_vertices = mesh.corners[corner_ids]
+    used, corners = np.unique(old_vertices, return_inverse=True)
+    corner_map = np.full(len(mesh.corners), -1, dtype=np.int64)
+    corner_map[corner_ids] = np.arange(len(corner_ids))
+    face_map = np.full(mesh.polygon_count, -1, dtype=np.int64)
+    face_map[faces] = np.arange(len(faces))
+    keep = face_map[mesh.tri_face] >= 0
+    return Mesh(
+        name=name,
+        vertices=mesh.vertices[used],
+        corners=corners.astype(np.int32),
+        offsets=offsets,
+        tri_corners=corner_map[mesh.tri_corners[keep]].astype(np.int32),
+        tri_face=face_map[mesh.tri_face[keep]].astype(np.int32),
+        face_material=mesh.face_material[faces],
+        normal_values=_layer(mesh.normal_values, mesh.normal_index, corner_ids),
+        normal_index=_layer_index(mesh.normal_values, mesh.normal_index, corner_ids),
+        uv_values=_layer(mesh.uv_values, mesh.uv_index, corner_ids),
+        uv_index=_layer_index(mesh.uv_values, mesh.uv_index, corner_ids),
+        uv_set_names=list(mesh.uv_set_names),
+        materials=list(mesh.materials),
+        transform=mesh.transform,
+        parent=mesh.parent,
+    )
+
+
+def _layer(values, index, corner_ids):
+    if values is None:
+        return None
+    return values[corner_ids] if index is None else values
+
+
+def _layer_index(values, index, corner_ids):
+    if values is None or index is None:
+        return None
+    return index[corner_ids]
+
+
+def split(scene: Scene, segmentation: Segmentation) -> Scene:
+    """A scene with one mesh per part (see the module docstring)."""
+    if len(segmentation.labels) != len(scene.meshes):
+        raise Part3DError(
+            f"segmentation has labels for {len(segmentation.labels)} meshes, "
+            f"the scene has {len(scene.meshes)}"
+        )
+    out = Scene(
+        unit_meters=scene.unit_meters,
+        axes=scene.axes,
+        format=scene.format,
+        version=scene.version,
+        creator=scene.creator,
+        source=scene.source,
+    )
+    index = 0
+    for mesh, labels in zip(scene.meshes, segmentation.labels, strict=True):
+        for n, faces in enumerate(part_order(mesh, labels), 1):
+            name = f"{mesh.name}_part_{n}"
+            part = sub_mesh(mesh, faces, name)
+            texture = None
+            if mesh.materials:
+                counts = np.bincount(part.face_material, minlength=len(mesh.materials))
+                texture = mesh.materials[int(np.argmax(counts))].texture
+            part.materials = [Material(name, hex_to_rgba(part_color(index)), texture)]
+            part.face_material = np.zeros(part.polygon_count, dtype=np.int32)
+            out.meshes.append(part)
+            index += 1
+    return out
+
+
+def to_info(scene: Scene, segmentation: Segmentation) -> dict[str, dict]:
+    """PartSegmentationInfo: ``{"<MeshName>_part_<n>": {"face_ids": [...], "color": "#RRGGBB"}}``
+    with face ids of the input mesh, parts in the order (and colours) ``split`` gives them."""
+    info: dict[str, dict] = {}
+    index = 0
+    for mesh, labels in zip(scene.meshes, segmentation.labels, strict=True):
+        for n, faces in enumerate(part_order(mesh, labels), 1):
+            info[f"{mesh.name}_part_{n}"] = {
+                "face_ids": faces.tolist(),
+                "color": part_color(index),
+            }
+            index += 1
+    return info
+
+
+def dumps_info(info: dict[str, dict]) -> str:
+    return json.dumps(info, separators=(",", ":"))
+
+
+def from_info(scene: Scene, info: dict | str) -> Segmentation:
+    """A segmentation from PartSegmentationInfo (a dict or its JSON text).
+
+    A key ``<MeshName>_part_<n>`` naming a mesh of ``scene`` refers to that mesh's face ids;
+    any other key refers to global face ids (all meshes' faces numbered in file order). Each
+    face may be listed once; faces no part lists join the neighbouring part with which they
+    share the longest boundary (or stay a part of their own where they touch none).
+    """
+    if isinstance(info, str):
+        try:
+            info = json.loads(info)
+        except json.JSONDecodeError as exc:
+            raise Part3DError(f"PartSegmentationInfo is not valid JSON ({exc.msg})") from None
+    if not isinstance(info, dict) or not info:
+        raise Part3DError("PartSegmentationInfo must be a non-empty JSON object")
+    counts = [m.polygon_count for m in scene.meshes]
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    by_name = {m.name: i for i, m in enumerate(scene.meshes)}
+    labels = [np.full(c, -1, dtype=np.int64) for c in counts]
+    for part_id, (key, value) in enumerate(info.items()):
+        if not isinstance(value, dict) or "face_ids" not in value:
+            raise Part3DError(f"PartSegmentationInfo[{key!r}] has no face_ids")
+        ids = value["face_ids"]
+        if not isinstance(ids, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in ids
+        ):
+            raise Part3DError(f"PartSegmentationInfo[{key!r}].face_ids must be a list of integers")
+        mesh_name = key.rsplit("_part_", 1)[0] if "_part_" in key else None
+        ids_arr = np.asarray(ids, dtype=np.int64)
+        if mesh_name in by_name:
+            targets = [(by_name[mesh_name], ids_arr, ids)]
+        else:
+            if len(ids_arr) and (ids_arr.min() < 0 or ids_arr.max() >= starts[-1]):
+                bad = next(i for i in ids if i < 0 or i >= starts[-1])
+                raise Part3DError(
+                    f"PartSegmentationInfo[{key!r}]: face id {bad} is out of range "
+                    f"(the model has {int(starts[-1])} faces)"
+                )
+            which = np.searchsorted(starts, ids_arr, side="right") - 1
+            targets = [(int(m), ids_arr[which == m] - starts[m], ids) for m in np.unique(which)]
+        for m, local, raw in targets:
+            if len(local) and (local.min() < 0 or local.max() >= counts[m]):
+                bad = next(i for i in raw if i < 0 or i >= counts[m])
+                raise Part3DError(
+                    f"PartSegmentationInfo[{key!r}]: face id {bad} is out of range "
+                    f"(mesh {scene.meshes[m].name!r} has {counts[m]} faces)"
+                )
+            taken = labels[m][local] >= 0
+            if taken.any() or len(np.unique(local)) != len(local):
+                dup = (
+                    int(local[taken][0])
+                    if taken.any()
+                    else int(local[np.flatnonzero(np.diff(np.sort(local)) == 0)[0]])
+                )
+                raise Part3DError(
+                    f"PartSegmentationInfo[{key!r}]: face {dup} of mesh "
+                    f"{scene.meshes[m].name!r} is listed twice"
+                )
+            labels[m][local] = part_id
+    filled = [_fill_unlisted(mesh, lab) for mesh, lab in zip(scene.meshes, labels, strict=True)]
+    return Segmentation([np.unique(lab, return_inverse=True)[1].astype(np.int32) for lab in filled])
+
+
+def _fill_unlisted(mesh: Mesh, labels: np.ndarray) -> np.ndarray:
+    """Unlisted faces (-1) join the neighbouring part sharing the longest boundary with them,
+    growing inwards from the listed faces; faces cut off from every part form one more part."""
+    missing = labels < 0
+    if not missing.any():
+        return labels.astype(np.int32)
+    from part3d.segment.graph import face_graph, weld
+
+    welded, positions = weld(mesh.vertices, mesh.triangles)
+    graph = face_graph(welded)
+    graph.set_lengths(positions)
+    fa = mesh.tri_face[graph.pairs[:, 0]]
+    fb = mesh.tri_face[graph.pairs[:, 1]]
+    cross = fa != fb
+    fa, fb, length = fa[cross], fb[cross], graph.edge_length[cross]
+    labels = labels.copy()
+    while True:
+        missing = labels < 0
+        if not missing.any():
+            break
+        # Boundary between an unlisted face and a labelled one, per (face, label).
+        la, lb = labels[fa], labels[fb]
+        e1 = missing[fa] & (lb >= 0)
+        e2 = missing[fb] & (la >= 0)
+        faces = np.concatenate([fa[e1], fb[e2]])
+        parts = np.concatenate([lb[e1], la[e2]])
+        if len(faces) == 0:
+            labels[missing] = labels.max() + 1 if (labels >= 0).any() else 0
+            break
+        weight = np.concatenate([length[e1], length[e2]])
+        key = faces.astype(np.int64) * (int(labels.max()) + 2) + parts
+        uniq, inv = np.unique(key, return_inverse=True)
+        total = np.bincount(inv, weights=weight)
+        uf, up = uniq // (int(labels.max()) + 2), uniq % (int(labels.max()) + 2)
+        order = np.lexsort((-total, uf))
+        first = np.concatenate([[True], uf[order][1:] != uf[order][:-1]])
+        labels[uf[order][first]] = up[order][first]
+    return labels.astype(np.int32)
