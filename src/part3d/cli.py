@@ -1,4 +1,4 @@
-"""The ``part3d`` command line: ``convert`` and ``info`` (``split``, ``serve``, ... come later).
+"""The ``part3d`` command line: ``split``, ``convert`` and ``info``.
 
 Every failure prints one line naming the file and the problem and exits non-zero.
 """
@@ -141,10 +141,78 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def _parts_arg(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--parts takes a number or 'auto', not {value!r}"
+        ) from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("--parts must be at least 1")
+    return n
+
+
+def cmd_split(args) -> int:
+    from dataclasses import replace
+
+    from part3d.pipeline import FORMATS, PipelineOptions, run
+
+    src = Path(args.model)
+    formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise Part3DError(
+            f"--formats: unknown format {bad[0]!r} (choose from {', '.join(FORMATS)})"
+        )
+    out_dir = Path(args.output) if args.output else src.resolve().parent
+    options = PipelineOptions(formats=formats)
+    options = replace(options, segment=replace(options.segment, parts=args.parts, seed=args.seed))
+    if args.json or not sys.stderr.isatty():
+        result = run(src, out_dir, options)
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"{src.name}: load", total=1)
+
+            def progress(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=f"{src.name}: {stage}", completed=done, total=total)
+
+            result = run(src, out_dir, options, progress)
+    if args.json:
+        print(json.dumps({"input": str(src), **result.summary()}, indent=2))
+        return 0
+    print(
+        f"{src}: {result.faces} faces in {result.meshes} meshes -> {len(result.parts)} parts "
+        f"({sum(result.timings.values()):.2f} s)"
+    )
+    for fmt, path in result.outputs.items():
+        print(f"  {fmt:<5} {path}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="part3d", description="Split 3D models into their parts.")
+    parser = _Parser(prog="part3d", description="Split 3D models into their parts.")
     parser.add_argument("--version", action="version", version=f"part3d {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     p = sub.add_parser(
         "convert",
@@ -165,6 +233,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser(
+        "split",
+        help="split a model into its parts and write them (OBJ, FBX, GLB, preview PNG, JSON)",
+        description="Segment MODEL into parts and write <name>_parts.obj/.mtl/.fbx/.glb, "
+        "<name>_preview.png and <name>_segmentation.json (face ids per part).",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("-o", "--output", metavar="DIR", help="output folder (default: beside MODEL)")
+    p.add_argument(
+        "--formats",
+        default="obj,fbx,glb,png,json",
+        help="outputs to write (default: obj,fbx,glb,png,json)",
+    )
+    p.add_argument(
+        "--parts",
+        type=_parts_arg,
+        default=None,
+        metavar="N|auto",
+        help="number of parts per mesh (default: auto)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=cmd_split)
 
     p = sub.add_parser("info", help="show the meshes, counts, unit, axes and bounds of a model")
     p.add_argument("file", metavar="FILE")

@@ -39,10 +39,11 @@ def _camera(scene: Scene, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     x /= np.linalg.norm(x)
     y = np.cross(eye, x)
     view = np.stack([x, y, eye])
-    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-    center = (lo + hi) / 2
-    p = (vertices - center) @ view.T
-    half = float(max(np.abs(p[:, 0]).max(), np.abs(p[:, 1]).max(), 1e-12)) * 1.08
+    p = vertices @ view.T
+    lo, hi = p.min(axis=0), p.max(axis=0)
+    # Centre the picture on the projected extent, not on the 3D box.
+    center = ((lo + hi) / 2) @ view
+    half = float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-12)) / 2 * 1.08
     return view, center, half
 
 
@@ -87,18 +88,20 @@ def render(scene: Scene, path: str | Path, size: int = 1024, backend: str = "aut
     tri_view = (tris - center) @ view.T / half  # x, y in [-1, 1]; z towards the viewer
     tri_view[:, :, 2] /= max(float(np.abs(tri_view[:, :, 2]).max()) * 1.01, 1e-12)
     shaded = _shade(tri_view, colors)
-    scale = 2
-    res = size * scale
+    if backend not in ("auto", "egl", "numpy"):
+        raise Part3DError(f"unknown preview backend {backend!r} (auto, egl or numpy)")
     image = ids_img = None
+    scale = 2  # supersampling
     if backend in ("auto", "egl"):
         try:
-            image, ids_img = _render_egl(tri_view, shaded, ids, res)
+            image, ids_img = _render_egl(tri_view, shaded, ids, size * scale)
         except Exception as exc:  # EGL can be missing or broken in many ways
             if backend == "egl":
                 raise Part3DError(f"EGL rendering is not available here ({exc})") from None
             log.info("EGL rendering failed (%s); using the numpy rasteriser", exc)
     if image is None:
-        image, ids_img = _render_numpy(tri_view, shaded, ids, res)
+        scale = 1  # the software path draws at the final size
+        image, ids_img = _render_numpy(tri_view, shaded, ids, size)
     final = _compose(image, ids_img, scale)
     Image.fromarray(final).save(path, format="PNG", optimize=True)
     return path
@@ -109,9 +112,10 @@ def _compose(image: np.ndarray, ids: np.ndarray, scale: int) -> np.ndarray:
     edge = np.zeros(ids.shape, dtype=bool)
     edge[:, 1:] |= ids[:, 1:] != ids[:, :-1]
     edge[1:, :] |= ids[1:, :] != ids[:-1, :]
-    # Two supersampled pixels wide: one pixel wide after filtering down.
-    edge[:, :-1] |= edge[:, 1:]
-    edge[:-1, :] |= edge[1:, :]
+    # About two final pixels wide, whatever the supersampling.
+    for _ in range(2 * scale - 1):
+        edge[:, :-1] |= edge[:, 1:]
+        edge[:-1, :] |= edge[1:, :]
     out = np.where(edge[..., None], OUTLINE, image)
     h, w = ids.shape
     out = out.reshape(h // scale, scale, w // scale, scale, 3).mean(axis=(1, 3))

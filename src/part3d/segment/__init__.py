@@ -16,7 +16,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from part3d.model import Mesh, Scene
-from part3d.segment.graph import concave_crease, face_graph, triangle_frames, weld
+from part3d.segment.graph import concave_crease, convex_bend, face_graph, triangle_frames, weld
 from part3d.segment.spectral import polygon_graph, segment_polygons
 
 __all__ = ["SegmentOptions", "Segmentation", "segment", "segment_mesh"]
@@ -32,12 +32,16 @@ class SegmentOptions:
     seed: int = 0
     patches: int = 2000
     eigenvectors: int = 16
-    oversegment: int = 20
-    merge_threshold: float = 1.0
-    boundary_crease_weight: float = 2.0
-    barrier: float = 10.0
+    oversegment: int = 30
+    merge_threshold: float = 1.1
+    boundary_crease_weight: float = 8.0
+    convex_merge: float = 6.0
+    barrier: float = 30.0
     min_part_area: float = 0.01
     crease_floor: float = 0.05
+    #: Meshes with more faces are segmented through a simplified copy (fast-simplification),
+    #: and every original face takes the label of the nearest simplified face.
+    max_faces: int = 100_000
 
 
 @dataclass
@@ -63,6 +67,13 @@ def segment_mesh(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
     p = mesh.polygon_count
     if p == 0:
         return np.zeros(0, dtype=np.int32)
+    if len(mesh.tri_face) > options.max_faces:
+        return _segment_simplified(mesh, options)
+    return _segment_full(mesh, options)
+
+
+def _segment_full(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
+    p = mesh.polygon_count
     triangles = mesh.triangles
     tri_face = mesh.tri_face.astype(np.int64)
     normals, tri_area, centroids = triangle_frames(mesh.vertices, triangles)
@@ -73,7 +84,10 @@ def segment_mesh(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
     if float(np.einsum("ij,ij->", centroids, normals * tri_area[:, None])) < 0:
         normals = -normals
     crease = concave_crease(graph, normals, centroids, floor=options.crease_floor)
-    pairs, length, pcrease = polygon_graph(tri_face, p, graph.pairs, graph.edge_length, crease)
+    convex = convex_bend(graph, normals, centroids)
+    pairs, length, (pcrease, pconvex) = polygon_graph(
+        tri_face, p, graph.pairs, graph.edge_length, crease, convex
+    )
 
     area = np.bincount(tri_face, weights=tri_area, minlength=p)
     has_area = area > 0
@@ -108,6 +122,7 @@ def segment_mesh(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
             sub_pairs,
             length[keep],
             pcrease[keep],
+            pconvex[keep],
             parts=options.parts,
             seed=options.seed,
             patches=options.patches,
@@ -115,6 +130,7 @@ def segment_mesh(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
             oversegment=options.oversegment,
             merge_threshold=options.merge_threshold,
             boundary_crease_weight=options.boundary_crease_weight,
+            convex_merge=options.convex_merge,
             barrier=options.barrier,
             min_part_area=options.min_part_area,
         )
@@ -128,6 +144,30 @@ def segment_mesh(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
             _, nearest = cKDTree(pcent[live]).query(corner_centroid)
             labels[dead] = labels[live][nearest]
     return _canonical(labels, area)
+
+
+def _segment_simplified(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
+    """Segment a simplified copy of a big mesh and carry the labels back to every face."""
+    import fast_simplification
+
+    welded, positions = weld(mesh.vertices, mesh.triangles)
+    points, faces = fast_simplification.simplify(
+        positions.astype(np.float64), welded.astype(np.int64), target_count=options.max_faces
+    )
+    small = Mesh(
+        name=mesh.name,
+        vertices=np.asarray(points, dtype=np.float64),
+        corners=np.asarray(faces, dtype=np.int32).reshape(-1),
+        offsets=np.arange(0, 3 * len(faces) + 1, 3, dtype=np.int32),
+        tri_corners=np.arange(3 * len(faces), dtype=np.int32).reshape(-1, 3),
+        tri_face=np.arange(len(faces), dtype=np.int32),
+        face_material=np.zeros(len(faces), dtype=np.int32),
+    )
+    small_labels = _segment_full(small, options)
+    small_centroids = small.vertices[small.triangles].mean(axis=1)
+    centroids = _polygon_vertex_means(mesh)
+    _, nearest = cKDTree(small_centroids).query(centroids, workers=-1)
+    return _canonical(small_labels[nearest], mesh.polygon_areas())
 
 
 def _absorb_tiny_components(

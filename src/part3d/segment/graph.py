@@ -106,3 +106,12 @@ def concave_crease(
     w = graph.edge_length
     mean = float((crease * w).sum() / max(w.sum(), 1e-300))
     return crease / max(mean, floor)
+
+
+def convex_bend(graph: FaceGraph, normals: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """(e,) 1 - cos(dihedral) where the edge is convex, 0 elsewhere: how sharply the surface
+    turns away across the edge, as along the edges of a box."""
+    a, b = graph.pairs[:, 0], graph.pairs[:, 1]
+    cos = np.einsum("ij,ij->i", normals[a], normals[b])
+    convex = np.einsum("ij,ij->i", centroids[b] - centroids[a], normals[a] - normals[b]) < 0
+    return np.where(convex, 1.0 - np.clip(cos, -1.0, 1.0), 0.0)

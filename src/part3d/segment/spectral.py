@@ -33,24 +33,27 @@ def polygon_graph(
     n_polygons: int,
     pairs: np.ndarray,
     length: np.ndarray,
-    crease: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    *measures: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Collapse a triangle adjacency to polygons.
 
-    ``pairs`` (e, 2) adjacent triangles with shared-edge ``length`` and ``crease`` (e,).
-    Returns polygon pairs (f, 2) with summed lengths (f,) and length-weighted creases (f,).
+    ``pairs`` (e, 2) adjacent triangles with shared-edge ``length`` (e,) and per-edge
+    ``measures`` (each (e,)). Returns polygon pairs (f, 2), their summed boundary lengths (f,)
+    and each measure's length-weighted mean over the boundary (f,).
     """
     a, b = tri_face[pairs[:, 0]], tri_face[pairs[:, 1]]
     keep = a != b
-    a, b, length, crease = a[keep], b[keep], length[keep], crease[keep]
+    a, b, length = a[keep], b[keep], length[keep]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     key = lo.astype(np.int64) * n_polygons + hi
     uniq, inverse = np.unique(key, return_inverse=True)
     total = np.bincount(inverse, weights=length, minlength=len(uniq))
-    wcrease = np.bincount(inverse, weights=length * crease, minlength=len(uniq))
-    mean_crease = np.divide(wcrease, total, out=np.zeros_like(total), where=total > 0)
+    means = []
+    for m in measures:
+        weighted = np.bincount(inverse, weights=length * m[keep], minlength=len(uniq))
+        means.append(np.divide(weighted, total, out=np.zeros_like(total), where=total > 0))
     out = np.stack([uniq // n_polygons, uniq % n_polygons], axis=1)
-    return out, total, mean_crease
+    return out, total, means
 
 
 def _symmetric(n: int, pairs: np.ndarray, w: np.ndarray) -> sp.csr_matrix:
@@ -264,6 +267,7 @@ def segment_polygons(
     pairs: np.ndarray,
     length: np.ndarray,
     crease: np.ndarray,
+    convex: np.ndarray,
     *,
     parts: int | None,
     seed: int,
@@ -272,13 +276,14 @@ def segment_polygons(
     oversegment: int,
     merge_threshold: float,
     boundary_crease_weight: float,
+    convex_merge: float,
     barrier: float,
     min_part_area: float,
 ) -> np.ndarray:
     """(n,) segment label per polygon of one mesh (labels 0..k-1, unordered).
 
     ``area`` (n,) polygon areas; ``normals``, ``centroids`` (n, 3); ``pairs`` (e, 2) adjacent
-    polygons with shared boundary ``length`` and ``crease`` measure (e,).
+    polygons with shared boundary ``length``, ``crease`` measure and ``convex`` bend (e,).
     """
     n = len(area)
     if n == 0:
@@ -291,7 +296,12 @@ def segment_polygons(
     scale = np.sqrt(total) if total > 0 else 1.0
     # A floor keeps crease-cut patches weakly connected: a graph that falls apart makes the
     # Laplacian's near-zero eigenvalues cluster, and the eigensolver crawl.
-    strength = (length / scale) * np.maximum(np.exp(-boundary_crease_weight * crease), 1e-3)
+    # Convex edges (a box's) hold segments together: they bound faces of one part, not parts.
+    strength = (
+        (length / scale)
+        * np.maximum(np.exp(-boundary_crease_weight * crease), 1e-3)
+        * (1.0 + convex_merge * convex)
+    )
 
     # Each connected piece is over-segmented on its own (its share of patches and clusters);
     # a spectral embedding of several pieces at once would spend its eigenvectors on them.

@@ -1,0 +1,131 @@
+"""The one data path: load -> segment -> split -> save (+ preview, + segmentation JSON).
+
+``run(input_path, out_dir, options, progress)`` is what the CLI and the workers call. Each stage
+is timed, and ``progress(stage, done, total)`` is called as stages start and finish.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from part3d.errors import Part3DError
+from part3d.io import load, save, write_atomic
+from part3d.parts import dumps_info, split, to_info
+from part3d.preview import render
+from part3d.segment import SegmentOptions, segment
+
+FORMATS = ("obj", "fbx", "glb", "png", "json")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """What to produce: ``formats`` among obj, fbx, glb, png, json; ``segment`` the
+    segmentation options; ``preview_size`` in pixels; ``preview_backend`` auto/egl/numpy."""
+
+    formats: tuple[str, ...] = FORMATS
+    segment: SegmentOptions = field(default_factory=SegmentOptions)
+    preview_size: int = 1024
+    preview_backend: str = "auto"
+
+
+@dataclass
+class JobResult:
+    """What ``run`` made: output files by format, the parts, and seconds per stage."""
+
+    outputs: dict[str, Path]
+    parts: list[dict]
+    timings: dict[str, float]
+    meshes: int
+    faces: int
+
+    def summary(self) -> dict:
+        return {
+            "outputs": {k: str(v) for k, v in self.outputs.items()},
+            "meshes": self.meshes,
+            "faces": self.faces,
+            "parts": self.parts,
+            "seconds": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def output_paths(input_path: Path, out_dir: Path, formats: tuple[str, ...]) -> dict[str, Path]:
+    stem = input_path.stem
+    names = {
+        "obj": f"{stem}_parts.obj",
+        "fbx": f"{stem}_parts.fbx",
+        "glb": f"{stem}_parts.glb",
+        "png": f"{stem}_preview.png",
+        "json": f"{stem}_segmentation.json",
+    }
+    return {f: out_dir / names[f] for f in formats}
+
+
+def run(
+    input_path: str | Path,
+    out_dir: str | Path,
+    options: PipelineOptions | None = None,
+    progress: Progress | None = None,
+) -> JobResult:
+    """Split the model at ``input_path`` into parts and write the outputs to ``out_dir``."""
+    options = options or PipelineOptions()
+    input_path, out_dir = Path(input_path), Path(out_dir)
+    unknown = [f for f in options.formats if f not in FORMATS]
+    if unknown:
+        raise Part3DError(
+            f"unknown output format {unknown[0]!r} (choose from {', '.join(FORMATS)})"
+        )
+    if not options.formats:
+        raise Part3DError("no output format asked for")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = output_paths(input_path, out_dir, options.formats)
+    stages = ["load", "segment", "split", *[f"write {f}" for f in options.formats]]
+    timings: dict[str, float] = {}
+    step = 0
+
+    def stage(name: str):
+        nonlocal step
+        if progress:
+            progress(name, step, len(stages))
+        step += 1
+        return _Timer(timings, name)
+
+    with stage("load"):
+        scene = load(input_path)
+    with stage("segment"):
+        segmentation = segment(scene, options.segment)
+    with stage("split"):
+        parts = split(scene, segmentation)
+        info = to_info(scene, segmentation)
+    for fmt in options.formats:
+        with stage(f"write {fmt}"):
+            if fmt == "png":
+                render(
+                    parts, paths[fmt], size=options.preview_size, backend=options.preview_backend
+                )
+            elif fmt == "json":
+                write_atomic(paths[fmt], dumps_info(info).encode("utf-8"))
+            else:
+                save(parts, paths[fmt])
+    if progress:
+        progress("done", len(stages), len(stages))
+    if "obj" in paths:
+        paths["mtl"] = paths["obj"].with_suffix(".mtl")
+    part_list = [
+        {"name": name, "faces": len(v["face_ids"]), "color": v["color"]} for name, v in info.items()
+    ]
+    return JobResult(paths, part_list, timings, len(scene.meshes), scene.polygon_count)
+
+
+class _Timer:
+    def __init__(self, timings: dict[str, float], name: str) -> None:
+        self.timings, self.name = timings, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        self.timings[self.name] = time.perf_counter() - self.start
