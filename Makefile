@@ -19,10 +19,7 @@ setup: $(VENV)/.installed
 
 run: setup
 	@mkdir -p $(OUT)
-	$(VENV)/bin/part3d convert --meters --y-up $(MODELS)/spider.fbx $(OUT)/spider.glb
-	$(VENV)/bin/part3d convert $(MODELS)/spider.fbx $(OUT)/spider.obj
-	$(VENV)/bin/part3d info $(OUT)/spider.glb
-	$(VENV)/bin/part3d info $(OUT)/spider.obj
+	$(VENV)/bin/part3d split $(MODELS)/mar_rifle.fbx -o $(OUT)
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -37,6 +34,8 @@ test: lint
 
 bench: setup
 	$(PY) bench/formats.py
+	$(PY) bench/psb.py
+	$(PY) bench/split.py
 
 clean:
 	rm -rf $(OUT) bench/out .pytest_cache

@@ -1,0 +1,79 @@
+"""The preview PNG: every part visible in its colour, with both renderers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from part3d.errors import Part3DError
+from part3d.io.meshes import build_mesh
+from part3d.model import Material, Scene
+from part3d.parts import PALETTE, hex_to_rgba
+from part3d.preview import BACKGROUND, render
+
+
+def _row_of_boxes(count: int) -> Scene:
+    """Boxes of different sizes in a row, each a part with a palette colour."""
+    scene = Scene()
+    for i in range(count):
+        box = trimesh.creation.box(extents=(1.0, 0.6 + 0.1 * i, 0.8))
+        box.apply_translation((1.6 * i, 0, 0))
+        faces = np.asarray(box.faces)
+        mesh = build_mesh(
+            f"box_{i}", box.vertices, faces.reshape(-1), np.arange(0, 3 * len(faces) + 1, 3)
+        )
+        mesh.materials = [Material(f"part_{i}", hex_to_rgba(PALETTE[i]))]
+        scene.meshes.append(mesh)
+    return scene
+
+
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.float64)
+    return rgb / np.maximum(rgb.sum(axis=-1, keepdims=True), 1.0)
+
+
+def _colors_present(path: Path, colors: list[str]) -> list[str]:
+    pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
+    background = np.abs(pixels - BACKGROUND * 255).max(axis=1) < 3
+    pixels = pixels[~background & (pixels.max(axis=1) > 60)]
+    chroma = _chroma(pixels)
+    found = []
+    for c in colors:
+        want = _chroma(np.array(hex_to_rgba(c)[:3]) * 255)
+        if (np.abs(chroma - want).max(axis=1) < 0.015).sum() > 50:
+            found.append(c)
+    return found
+
+
+@pytest.mark.parametrize("backend", ["egl", "numpy"])
+def test_every_part_colour_is_in_the_preview(backend: str, tmp_path: Path) -> None:
+    scene = _row_of_boxes(6)
+    out = render(scene, tmp_path / "preview.png", backend=backend)
+    image = Image.open(out)
+    assert image.size == (1024, 1024) and image.format == "PNG"
+    assert _colors_present(out, list(PALETTE[:6])) == list(PALETTE[:6])
+
+
+def test_both_renderers_draw_the_same_picture(tmp_path: Path) -> None:
+    scene = _row_of_boxes(3)
+    a = np.asarray(Image.open(render(scene, tmp_path / "a.png", size=256, backend="egl")))
+    b = np.asarray(Image.open(render(scene, tmp_path / "b.png", size=256, backend="numpy")))
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 8
+
+
+def test_outlines_are_drawn_where_parts_meet(tmp_path: Path) -> None:
+    scene = _row_of_boxes(2)
+    pixels = np.asarray(Image.open(render(scene, tmp_path / "p.png", backend="numpy")))
+    dark = (pixels.max(axis=2) < 60).sum()
+    assert dark > 1000  # silhouettes and part borders
+
+
+def test_unknown_backend_and_empty_scene_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(Part3DError, match="unknown preview backend"):
+        render(_row_of_boxes(1), tmp_path / "x.png", backend="vulkan")
+    with pytest.raises(Part3DError, match="no triangles"):
+        render(Scene(), tmp_path / "x.png")

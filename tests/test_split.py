@@ -1,0 +1,99 @@
+"""`part3d split` end to end: a real process, real files, independent readers on the outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import trimesh
+from independent_readers import read_with
+from PIL import Image
+
+from part3d.io import load
+
+
+def part3d(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "part3d.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_split_writes_every_output_and_they_open_elsewhere(models: Path, tmp_path: Path) -> None:
+    proc = part3d("split", str(models / "spider.fbx"), "-o", str(tmp_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    out = {k: Path(v) for k, v in summary["outputs"].items()}
+    assert set(out) == {"obj", "mtl", "fbx", "glb", "png", "json"}
+    assert set(summary["seconds"]) >= {"load", "segment", "split", "write fbx", "write png"}
+    names = [p["name"] for p in summary["parts"]]
+
+    # The segmentation JSON lists every face of every mesh exactly once.
+    info = json.loads(out["json"].read_text())
+    assert list(info) == names
+    scene = load(models / "spider.fbx")
+    for mesh in scene.meshes:
+        ids = sorted(
+            i for k, v in info.items() if k.startswith(mesh.name + "_part_") for i in v["face_ids"]
+        )
+        assert ids == list(range(mesh.polygon_count))
+
+    # FBX: ufbx (its own process) finds one node per part with the same triangles.
+    parts = load(out["fbx"])
+    assert [m.name for m in parts.meshes] == names
+    found = read_with("ufbx", [str(out["fbx"])])[str(out["fbx"])]
+    assert found == {"meshes": {m.name: len(m.tri_face) for m in parts.meshes}}
+    # GLB and OBJ: trimesh finds every part and every triangle.
+    glb = trimesh.load(out["glb"], process=False)
+    assert set(glb.graph.nodes_geometry) == set(names)
+    assert sum(len(g.faces) for g in glb.geometry.values()) == scene.triangle_count
+    obj = trimesh.load(out["obj"], process=False, force="scene", split_object=True)
+    assert sum(len(g.faces) for g in obj.geometry.values()) == scene.triangle_count
+    assert Image.open(out["png"]).size == (1024, 1024)
+
+
+def test_split_is_deterministic_and_takes_a_part_count(models: Path, tmp_path: Path) -> None:
+    runs = []
+    for folder in ("a", "b"):
+        proc = part3d(
+            "split",
+            str(models / "mar_rifle.fbx"),
+            "-o",
+            str(tmp_path / folder),
+            "--parts",
+            "3",
+            "--formats",
+            "json",
+        )
+        assert proc.returncode == 0, proc.stderr
+        runs.append((tmp_path / folder / "mar_rifle_segmentation.json").read_text())
+    assert runs[0] == runs[1]
+    assert len(json.loads(runs[0])) == 3
+
+
+def test_split_of_a_corrupt_file_is_one_line(fbx_dir: Path, tmp_path: Path) -> None:
+    proc = part3d(
+        "split", str(fbx_dir / "bad" / "crafted_deflate_corrupt_stream.fbx"), "-o", str(tmp_path)
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "crafted_deflate_corrupt_stream.fbx" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_part_faces_keep_their_geometry(models: Path, tmp_path: Path) -> None:
+    proc = part3d(
+        "split", str(models / "WusonOBJ.obj"), "-o", str(tmp_path), "--formats", "obj,json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((tmp_path / "WusonOBJ_segmentation.json").read_text())
+    source = load(models / "WusonOBJ.obj").meshes[0]
+    parts = {m.name: m for m in load(tmp_path / "WusonOBJ_parts.obj").meshes}
+    for name, value in info.items():
+        part = parts[name]
+        ids = value["face_ids"]
+        np.testing.assert_allclose(
+            part.vertices[part.triangles], source.vertices[source.triangles[ids]], rtol=1e-6
+        )
