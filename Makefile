@@ -9,7 +9,16 @@ OUT ?= out
 
 .PHONY: run test setup lint format bench clean
 
+# Debian packages the preview needs for headless OpenGL (EGL); installed when missing.
+APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri
+
 $(VENV)/.installed: pyproject.toml
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq $$missing; fi; \
+	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

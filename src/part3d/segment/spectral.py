@@ -307,7 +307,8 @@ def segment_polygons(
     # a spectral embedding of several pieces at once would spend its eigenvectors on them.
     n_comp, comp = connected_components(_symmetric(n, pairs, np.ones(len(pairs))), directed=False)
     comp_area = np.bincount(comp, weights=frac, minlength=n_comp)
-    k_total = max(oversegment, (parts or 0) + 4)
+    # Small meshes get fewer clusters: a few hundred faces do not hold thirty parts.
+    k_total = max(min(oversegment, max(2, n // 40)), (parts or 0) + 4)
     labels = np.zeros(n, dtype=np.int64)
     next_label = 0
     for c in np.argsort(-comp_area, kind="stable"):
