@@ -141,6 +141,10 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _parts_arg(value: str) -> int | None:
     if value == "auto":
         return None
@@ -192,8 +196,8 @@ def cmd_split(args) -> int:
         print(json.dumps({"input": str(src), **result.summary()}, indent=2))
         return 0
     print(
-        f"{src}: {result.faces} faces in {result.meshes} meshes -> {len(result.parts)} parts "
-        f"({sum(result.timings.values()):.2f} s)"
+        f"{src}: {result.faces} faces in {_count(result.meshes, 'mesh', 'meshes')} -> "
+        f"{_count(len(result.parts), 'part', 'parts')} ({sum(result.timings.values()):.2f} s)"
     )
     for fmt, path in result.outputs.items():
         print(f"  {fmt:<5} {path}")
