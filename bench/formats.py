@@ -27,9 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-SOURCE = SHARED / "data" / "models" / "WusonOBJ.obj"
 sys.path.insert(0, str(ROOT / "bench"))
 from report import write_section  # noqa: E402
+from synthetic import SOURCE, wuson  # noqa: E402
 
 # One operation per (tool, action, format): the code run in the child process.
 OPS = {
@@ -112,43 +112,18 @@ os._exit(0)
 
 
 def make_models(folder: Path, sizes: list[int]) -> dict[int, dict[str, Path]]:
-    """Subdivide the sample to at least each size, keep the first N triangles, write formats."""
-    import numpy as np
-    import trimesh
+    """Each size's model in every format compared."""
+    from part3d.io import save
 
-    from part3d.io import load, save
-    from part3d.io.meshes import build_mesh
-    from part3d.model import Scene
-
-    base = load(SOURCE).meshes[0]
     out: dict[int, dict[str, Path]] = {}
     for size in sizes:
-        v, f = base.vertices, base.triangles
-        while len(f) < size:
-            v, f = trimesh.remesh.subdivide(v, f)
-        f = f[:size]
-        used, inverse = np.unique(f.reshape(-1), return_inverse=True)
-        v, f = v[used], inverse.reshape(-1, 3)
-        normals = trimesh.Trimesh(v, f, process=False).vertex_normals
-        corners = f.reshape(-1)
-        mesh = build_mesh(
-            "wuson",
-            v,
-            corners,
-            np.arange(0, len(corners) + 1, 3),
-            normal_values=normals,
-            normal_index=corners,
-        )
-        scene = Scene([mesh], format="bench")
-        paths = {}
-        for fmt, name, kwargs in (
-            ("fbx", f"model_{size}.fbx", {}),
-            ("fbx_ascii", f"model_{size}_ascii.fbx", {"ascii": True}),
-            ("obj", f"model_{size}.obj", {}),
-            ("glb", f"model_{size}.glb", {}),
-        ):
-            paths[fmt] = save(scene, folder / name, **kwargs)
-        out[size] = paths
+        scene = wuson(size)
+        out[size] = {
+            "fbx": save(scene, folder / f"model_{size}.fbx"),
+            "fbx_ascii": save(scene, folder / f"model_{size}_ascii.fbx", ascii=True),
+            "obj": save(scene, folder / f"model_{size}.obj"),
+            "glb": save(scene, folder / f"model_{size}.glb"),
+        }
     return out
 
 

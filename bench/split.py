@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT.parent / "shared" / "data" / "models"
 sys.path.insert(0, str(ROOT / "bench"))
 from report import write_section  # noqa: E402
+from synthetic import wuson  # noqa: E402
 
 CHILD = """
 import json, sys, time
@@ -41,31 +42,9 @@ print(json.dumps({**result.summary(), 'total': total, 'peak_bytes': peak}))
 
 
 def make_model(size: int, folder: Path) -> Path:
-    import numpy as np
-    import trimesh
+    from part3d.io import save
 
-    from part3d.io import load, save
-    from part3d.io.meshes import build_mesh
-    from part3d.model import Scene
-
-    base = load(MODELS / "WusonOBJ.obj").meshes[0]
-    v, f = base.vertices, base.triangles
-    while len(f) < size:
-        v, f = trimesh.remesh.subdivide(v, f)
-    f = f[:size]
-    used, inverse = np.unique(f.reshape(-1), return_inverse=True)
-    v, f = v[used], inverse.reshape(-1, 3)
-    normals = trimesh.Trimesh(v, f, process=False).vertex_normals
-    corners = f.reshape(-1)
-    mesh = build_mesh(
-        "wuson",
-        v,
-        corners,
-        np.arange(0, len(corners) + 1, 3),
-        normal_values=normals,
-        normal_index=corners,
-    )
-    return save(Scene([mesh], unit_meters=1.0), folder / f"wuson_{size}.fbx")
+    return save(wuson(size), folder / f"wuson_{size}.fbx")
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from part3d.errors import Part3DError
 from part3d.model import Material, Mesh, Scene
-from part3d.segment import Segmentation
+from part3d.segment import Segmentation, rank_by_area
 
 #: Distinct colours (after Kelly's and Tableau's palettes), light enough for shading.
 PALETTE = (
@@ -47,15 +47,10 @@ def part_order(mesh: Mesh, labels: np.ndarray) -> list[np.ndarray]:
         raise Part3DError(
             f"mesh {mesh.name!r}: {len(labels)} labels for {mesh.polygon_count} faces"
         )
-    area = mesh.polygon_areas()
-    uniq, inverse = np.unique(labels, return_inverse=True)
-    seg_area = np.bincount(inverse, weights=area, minlength=len(uniq))
-    first = np.full(len(uniq), len(labels))
-    np.minimum.at(first, inverse, np.arange(len(labels)))
-    order = np.lexsort((first, -seg_area))
-    groups = np.argsort(inverse, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(uniq)))])
-    return [groups[bounds[u] : bounds[u + 1]] for u in order]
+    rank = rank_by_area(labels, mesh.polygon_areas())
+    groups = np.argsort(rank, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(rank))])
+    return [groups[bounds[r] : bounds[r + 1]] for r in range(len(bounds) - 1)]
 
 
 def part_names(scene: Scene, segmentation: Segmentation) -> list[list[str]]:

@@ -19,7 +19,7 @@ from part3d.model import Mesh, Scene
 from part3d.segment.graph import concave_crease, convex_bend, face_graph, triangle_frames, weld
 from part3d.segment.spectral import polygon_graph, segment_polygons
 
-__all__ = ["SegmentOptions", "Segmentation", "segment", "segment_mesh"]
+__all__ = ["SegmentOptions", "Segmentation", "rank_by_area", "segment", "segment_mesh"]
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def _segment_full(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
         if len(live):
             _, nearest = cKDTree(pcent[live]).query(corner_centroid)
             labels[dead] = labels[live][nearest]
-    return _canonical(labels, area)
+    return rank_by_area(labels, area)
 
 
 def _segment_simplified(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
@@ -167,7 +167,7 @@ def _segment_simplified(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
     small_centroids = small.vertices[small.triangles].mean(axis=1)
     centroids = _polygon_vertex_means(mesh)
     _, nearest = cKDTree(small_centroids).query(centroids, workers=-1)
-    return _canonical(small_labels[nearest], mesh.polygon_areas())
+    return rank_by_area(small_labels[nearest], mesh.polygon_areas())
 
 
 def _absorb_tiny_components(
@@ -204,8 +204,9 @@ def _polygon_vertex_means(mesh: Mesh) -> np.ndarray:
     return sums / np.maximum(sizes, 1)[:, None]
 
 
-def _canonical(labels: np.ndarray, area: np.ndarray) -> np.ndarray:
-    """Labels renumbered 0..k-1 by decreasing area (ties: first face first)."""
+def rank_by_area(labels: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """(p,) int32: ``labels`` (any integers) renumbered 0..k-1 by decreasing total ``area``
+    (p,), ties broken by the lowest face id."""
     uniq, inverse = np.unique(labels, return_inverse=True)
     seg_area = np.bincount(inverse, weights=area, minlength=len(uniq))
     first = np.full(len(uniq), len(labels))

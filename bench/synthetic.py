@@ -1,0 +1,37 @@
+"""Big benchmark models made from a sample: WusonOBJ.obj subdivided, first N triangles kept,
+smooth per-vertex normals (as exporters write them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from part3d.io import load
+from part3d.io.meshes import build_mesh
+from part3d.model import Scene
+
+SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "models" / "WusonOBJ.obj"
+
+
+def wuson(triangles: int) -> Scene:
+    """A one-mesh scene of exactly ``triangles`` triangles."""
+    base = load(SOURCE).meshes[0]
+    v, f = base.vertices, base.triangles
+    while len(f) < triangles:
+        v, f = trimesh.remesh.subdivide(v, f)
+    f = f[:triangles]
+    used, inverse = np.unique(f.reshape(-1), return_inverse=True)
+    v, f = v[used], inverse.reshape(-1, 3)
+    normals = trimesh.Trimesh(v, f, process=False).vertex_normals
+    corners = f.reshape(-1)
+    mesh = build_mesh(
+        "wuson",
+        v,
+        corners,
+        np.arange(0, len(corners) + 1, 3),
+        normal_values=normals,
+        normal_index=corners,
+    )
+    return Scene([mesh], unit_meters=1.0, format="bench")
