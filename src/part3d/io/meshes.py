@@ -22,58 +22,10 @@ import numpy as np
 import trimesh
 
 from part3d.errors import CorruptFileError, InputError
-from part3d.io import write_atomic
-from part3d.io.triangulate import triangulate
+from part3d.io import build_mesh, write_atomic
 from part3d.model import Material, Mesh, Scene, unique_names
 
 DEFAULT_COLOR = (0.8, 0.8, 0.8, 1.0)
-
-
-def build_mesh(
-    name: str,
-    vertices: np.ndarray,
-    corners: np.ndarray,
-    offsets: np.ndarray,
-    *,
-    face_material: np.ndarray | None = None,
-    materials: list[Material] | None = None,
-    normal_values: np.ndarray | None = None,
-    normal_index: np.ndarray | None = None,
-    uv_values: np.ndarray | None = None,
-    uv_index: np.ndarray | None = None,
-    uv_set_names: list[str] | None = None,
-) -> Mesh:
-    """A :class:`Mesh` from polygons given as flat corners plus offsets; triangulates them.
-
-    Normals and UVs are ``values`` plus an optional per-corner ``index`` (see :class:`Mesh`).
-    """
-    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
-    if len(vertices) and not np.isfinite(vertices).all():
-        bad = int(np.flatnonzero(~np.isfinite(vertices).all(axis=1))[0])
-        raise CorruptFileError(f"mesh {name!r}: vertex {bad} has a non-finite coordinate")
-    corners = np.asarray(corners, dtype=np.int32)
-    offsets = np.asarray(offsets, dtype=np.int32)
-    tri_corners, tri_face = triangulate(vertices, corners, offsets)
-    n_faces = len(offsets) - 1
-    return Mesh(
-        name=name,
-        vertices=vertices,
-        corners=corners,
-        offsets=offsets,
-        tri_corners=tri_corners,
-        tri_face=tri_face,
-        face_material=(
-            np.zeros(n_faces, dtype=np.int32)
-            if face_material is None
-            else np.asarray(face_material, dtype=np.int32)
-        ),
-        normal_values=normal_values,
-        normal_index=None if normal_index is None else np.asarray(normal_index, dtype=np.int32),
-        uv_values=uv_values,
-        uv_index=None if uv_index is None else np.asarray(uv_index, dtype=np.int32),
-        uv_set_names=list(uv_set_names or ([] if uv_values is None else ["UVMap"])),
-        materials=list(materials or []),
-    )
 
 
 # --------------------------------------------------------------------------- reading

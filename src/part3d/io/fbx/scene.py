@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from part3d.errors import CorruptFileError, EmptySceneError
+from part3d.io import build_mesh
 from part3d.io.fbx.nodes import FbxDocument, FbxNode
-from part3d.io.triangulate import triangulate
-from part3d.model import Material, Mesh, Scene, unique_names
+from part3d.model import Material, Scene, unique_names
 
 _AXES = {0: "X", 1: "Y", 2: "Z"}
 #: Maximum nodes walked up a parent chain; a longer chain is a cycle.
@@ -569,39 +569,34 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
             xform = node.world @ _geometry_transform(node.props)
             identity = np.array_equal(xform, np.eye(4))
             verts = geo.vertices if identity else geo.vertices @ xform[:3, :3].T + xform[:3, 3]
-            # Triangulate in world space, so that a written and re-read scene triangulates alike.
-            tri_corners, tri_face = triangulate(verts, geo.corners, geo.offsets)
             normal_values = normal_index = None
             if geo.normals is not None:
                 normal_values, normal_index = geo.normals
                 if not identity:
                     normal_values = _transform_normals(normal_values, xform)
             mats = [material_of(m) for m in node_materials.get(key, [])]
-            n_faces = len(geo.offsets) - 1
+            face_material = None
             if geo.face_material is not None and mats:
-                face_material = np.clip(geo.face_material, 0, len(mats) - 1).astype(np.int32)
-            else:
-                face_material = np.zeros(n_faces, dtype=np.int32)
+                face_material = np.clip(geo.face_material, 0, len(mats) - 1)
             uv_values, uv_index = geo.uvs if geo.uvs is not None else (None, None)
-            scene.meshes.append(
-                Mesh(
-                    name=node.name,
-                    vertices=verts,
-                    corners=geo.corners,
-                    offsets=geo.offsets,
-                    tri_corners=tri_corners,
-                    tri_face=tri_face,
-                    face_material=face_material,
-                    normal_values=normal_values,
-                    normal_index=normal_index,
-                    uv_values=uv_values,
-                    uv_index=uv_index,
-                    uv_set_names=list(geo.uv_names),
-                    materials=mats,
-                    transform=xform,
-                    parent=node.parent.name if node.parent is not None else None,
-                )
+            # Triangulated in world space, so that a written and re-read scene triangulates
+            # alike.
+            mesh = build_mesh(
+                node.name,
+                verts,
+                geo.corners,
+                geo.offsets,
+                face_material=face_material,
+                materials=mats,
+                normal_values=normal_values,
+                normal_index=normal_index,
+                uv_values=uv_values,
+                uv_index=uv_index,
+                uv_set_names=list(geo.uv_names),
             )
+            mesh.transform = xform
+            mesh.parent = node.parent.name if node.parent is not None else None
+            scene.meshes.append(mesh)
     for mesh, name in zip(scene.meshes, unique_names([m.name for m in scene.meshes]), strict=True):
         mesh.name = name
     return scene
