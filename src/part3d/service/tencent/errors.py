@@ -1,0 +1,24 @@
+"""Tencent Cloud API 3.0 errors as exception classes, each carrying its documented code."""
+
+from __future__ import annotations
+
+
+class TencentError(Exception):
+    """An error answered with the API 3.0 error envelope: ``code`` and a one-line message."""
+
+    code = "InternalError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class InvalidAuthorization(TencentError):
+    code = "AuthFailure.InvalidAuthorization"
+
+
+class SignatureFailure(TencentError):
+    code = "AuthFailure.SignatureFailure"
