@@ -22,3 +22,19 @@ class InvalidAuthorization(TencentError):
 
 class SignatureFailure(TencentError):
     code = "AuthFailure.SignatureFailure"
+
+
+class MissingParameter(TencentError):
+    code = "MissingParameter"
+
+
+class InvalidParameter(TencentError):
+    code = "InvalidParameter"
+
+
+class InvalidParameterValue(TencentError):
+    code = "InvalidParameterValue"
+
+
+class UnknownParameter(TencentError):
+    code = "UnknownParameter"

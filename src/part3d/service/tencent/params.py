@@ -1,0 +1,180 @@
+"""Action parameters of SubmitHunyuan3DPartJob and QueryHunyuan3DPartJob: flattened forms
+rebuilt (API.md §3.4) and validated (§6.1, §6.2) into small request objects."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from part3d.service.tencent.errors import (
+    InvalidParameter,
+    InvalidParameterValue,
+    MissingParameter,
+    UnknownParameter,
+)
+
+#: Common parameters of the legacy style (§3.3): never action parameters.
+COMMON = frozenset(
+    {"Action", "Version", "Region", "Timestamp", "Nonce", "SecretId", "SignatureMethod",
+     "Token", "Language", "RequestClient", "Signature"}
+)  # fmt: skip
+FILE_TYPES = ("FBX", "OBJ", "GLB", "GLTF", "STL", "PLY", "OFF")
+SUBMIT_FIELDS = {"File", "PartSegmentationInfo", "EnableStagedGeneration", "EnablePostProcess",
+                 "Model"}  # fmt: skip
+_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+
+def unflatten(flat: dict[str, str]) -> dict:
+    """``{"File.Url": u, "File.Type": t}`` -> ``{"File": {"Url": u, "Type": t}}``; numeric
+    components become list indices. Common parameters are left out."""
+    out: dict = {}
+    for key, value in flat.items():
+        if key in COMMON:
+            continue
+        parts = key.split(".")
+        node = out
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit():
+                    raise InvalidParameter(f"parameter {key} mixes list indices and names")
+                index = int(part)
+                while len(node) <= index:
+                    node.append(None)
+                if last:
+                    node[index] = value
+                else:
+                    if node[index] is None:
+                        node[index] = [] if parts[i + 1].isdigit() else {}
+                    node = node[index]
+                continue
+            if last:
+                if part in node and isinstance(node[part], dict | list):
+                    raise InvalidParameter(f"parameter {key} is given both as a value and nested")
+                node[part] = value
+            else:
+                child = node.get(part)
+                if child is None:
+                    child = node[part] = [] if parts[i + 1].isdigit() else {}
+                elif not isinstance(child, dict | list):
+                    raise InvalidParameter(f"parameter {key} is given both as a value and nested")
+                node = child
+    return out
+
+
+def _bool(params: dict, name: str, flattened: bool) -> bool:
+    value = params.get(name)
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if flattened and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidParameter(f"{name} must be a boolean")
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    url: str
+    file_type: str
+    part_segmentation_info: str | None
+    staged: bool
+    post_process: bool
+    model: str
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    job_id: str
+
+
+def validate_submit(params: dict, *, flattened: bool = False) -> SubmitRequest:
+    """Check SubmitHunyuan3DPartJob's parameters (``flattened``: they came from a query string
+    or form, where every value is a string)."""
+    unknown = sorted(set(params) - SUBMIT_FIELDS)
+    if unknown:
+        raise UnknownParameter(f"The parameter {unknown[0]} is not recognized")
+    file = params.get("File")
+    if file is None:
+        raise MissingParameter("The request is missing a required parameter File")
+    if not isinstance(file, dict):
+        raise InvalidParameter("File must be an object with Url and Type")
+    unknown = sorted(set(file) - {"Url", "Type"})
+    if unknown:
+        raise UnknownParameter(f"The parameter File.{unknown[0]} is not recognized")
+    for field in ("Url", "Type"):
+        if file.get(field) is None:
+            raise MissingParameter(f"The request is missing a required parameter File.{field}")
+        if not isinstance(file[field], str):
+            raise InvalidParameter(f"File.{field} must be a string")
+    url = file["Url"].strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidParameterValue(f"File.Url must be an absolute http or https URL, not {url!r}")
+    file_type = file["Type"].strip().upper()
+    if file_type not in FILE_TYPES:
+        raise InvalidParameterValue(
+            f"File.Type {file['Type']!r} is not supported (accepted: {', '.join(FILE_TYPES)})"
+        )
+    info = params.get("PartSegmentationInfo")
+    if info is not None:
+        if not isinstance(info, str):
+            raise InvalidParameter("PartSegmentationInfo must be a JSON string")
+        check_part_segmentation_info(info)
+    model = params.get("Model", "1.5")
+    if not isinstance(model, str):
+        raise InvalidParameter("Model must be a string")
+    if model != "1.5":
+        raise InvalidParameterValue(f"Model {model!r} is not available (only 1.5)")
+    return SubmitRequest(
+        url=url,
+        file_type=file_type,
+        part_segmentation_info=info,
+        staged=_bool(params, "EnableStagedGeneration", flattened),
+        post_process=_bool(params, "EnablePostProcess", flattened),
+        model=model,
+    )
+
+
+def check_part_segmentation_info(text: str) -> dict:
+    """Parse PartSegmentationInfo (API.md §6.3) far enough to reject malformed data at submit:
+    a JSON object of part name -> {"face_ids": [int, ...], "color": "#RRGGBB" (optional)}."""
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidParameterValue(f"PartSegmentationInfo is not valid JSON ({exc.msg})") from None
+    if not isinstance(info, dict) or not info:
+        raise InvalidParameterValue("PartSegmentationInfo must be a non-empty JSON object")
+    for key, part in info.items():
+        if not key:
+            raise InvalidParameterValue("PartSegmentationInfo has an empty part name")
+        if not isinstance(part, dict) or not isinstance(part.get("face_ids"), list):
+            raise InvalidParameterValue(f"PartSegmentationInfo[{key!r}] needs a face_ids list")
+        bad = next(
+            (i for i in part["face_ids"] if not isinstance(i, int) or isinstance(i, bool) or i < 0),
+            None,
+        )
+        if bad is not None:
+            raise InvalidParameterValue(
+                f"PartSegmentationInfo[{key!r}]: face id {bad!r} is not a non-negative integer"
+            )
+        color = part.get("color")
+        if color is not None and (not isinstance(color, str) or not _COLOR.match(color)):
+            raise InvalidParameterValue(
+                f"PartSegmentationInfo[{key!r}]: color {color!r} is not #RRGGBB"
+            )
+    return info
+
+
+def validate_query(params: dict) -> QueryRequest:
+    unknown = sorted(set(params) - {"JobId"})
+    if unknown:
+        raise UnknownParameter(f"The parameter {unknown[0]} is not recognized")
+    job_id = params.get("JobId")
+    if job_id is None:
+        raise MissingParameter("The request is missing a required parameter JobId")
+    if not isinstance(job_id, str):
+        raise InvalidParameter("JobId must be a string")
+    return QueryRequest(job_id)
