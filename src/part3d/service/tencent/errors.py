@@ -38,3 +38,51 @@ class InvalidParameterValue(TencentError):
 
 class UnknownParameter(TencentError):
     code = "UnknownParameter"
+
+
+class UnsupportedProtocol(TencentError):
+    code = "UnsupportedProtocol"
+
+
+class RequestSizeLimitExceeded(TencentError):
+    code = "RequestSizeLimitExceeded"
+
+
+class NoSuchVersion(TencentError):
+    code = "NoSuchVersion"
+
+
+class InvalidAction(TencentError):
+    code = "InvalidAction"
+
+
+class SignatureExpire(TencentError):
+    code = "AuthFailure.SignatureExpire"
+
+
+class SecretIdNotFound(TencentError):
+    code = "AuthFailure.SecretIdNotFound"
+
+
+class TokenFailure(TencentError):
+    code = "AuthFailure.TokenFailure"
+
+
+class UnsupportedRegion(TencentError):
+    code = "UnsupportedRegion"
+
+
+class RequestLimitExceeded(TencentError):
+    code = "RequestLimitExceeded"
+
+
+class ResourceNotFound(TencentError):
+    code = "ResourceNotFound"
+
+
+class EngineServerLimitExceeded(TencentError):
+    code = "FailedOperation.EngineServerLimitExceeded"
+
+
+class InternalError(TencentError):
+    code = "InternalError"
