@@ -204,6 +204,73 @@ def cmd_split(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import multiprocessing
+    import os
+
+    import uvicorn
+
+    os.environ.setdefault("PART3D_PUBLIC_URL", f"http://{args.host}:{args.port}")
+    from part3d.service.config import config, store
+
+    store()  # creates PART3D_HOME, runs the migrations
+    consumer = multiprocessing.get_context("spawn").Process(
+        target=_run_consumer, args=(args.workers,), daemon=False, name="part3d-worker"
+    )
+    consumer.start()
+    print(
+        f"part3d serving on http://{args.host}:{args.port} (state in {config().home}, "
+        f"{args.workers} worker process{'es' if args.workers != 1 else ''})",
+        flush=True,
+    )
+    try:
+        from part3d.service.app import create_app
+
+        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+    finally:
+        consumer.terminate()
+        consumer.join(10)
+    return 0
+
+
+def _run_consumer(workers: int) -> None:
+    from part3d.service.queue import huey
+
+    huey.create_consumer(workers=workers, worker_type="process").run()
+
+
+def cmd_worker(args) -> int:
+    _run_consumer(args.workers)
+    return 0
+
+
+def cmd_keys(args) -> int:
+    from part3d.service.config import store
+
+    db = store()
+    if args.keys_command == "create":
+        secret_id, secret_key = db.create_key(args.account)
+        if args.json:
+            print(json.dumps({"SecretId": secret_id, "SecretKey": secret_key}))
+        else:
+            print(
+                f"SecretId  {secret_id}\nSecretKey {secret_key}\n(account {args.account}; "
+                "the secret is shown only now)"
+            )
+    elif args.keys_command == "list":
+        rows = db.list_keys()
+        if args.json:
+            print(json.dumps(rows))
+        for r in [] if args.json else rows:
+            state = "revoked" if r["Revoked"] else "active"
+            print(f"{r['SecretId']}  {r['Account']}  {state}")
+    else:
+        if not db.revoke_key(args.secret_id):
+            raise Part3DError(f"no active key {args.secret_id}")
+        print(f"revoked {args.secret_id}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors on one line like every other error."""
 
@@ -261,6 +328,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_split)
+
+    import os as _os
+
+    p = sub.add_parser("serve", help="serve the Hunyuan 3D Part API (Tencent Cloud API 3.0)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=18931)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=_os.cpu_count() or 1,
+        help="job worker processes (default: one per core)",
+    )
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run job workers only (for a shared queue)")
+    p.add_argument("--workers", type=int, default=_os.cpu_count() or 1)
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("keys", help="manage API keys (SecretId/SecretKey pairs)")
+    keys = p.add_subparsers(
+        dest="keys_command", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    k = keys.add_parser("create", help="create a key pair")
+    k.add_argument("--account", default="default")
+    k.add_argument("--json", action="store_true")
+    k = keys.add_parser("list", help="list keys")
+    k.add_argument("--json", action="store_true")
+    k = keys.add_parser("revoke", help="revoke a key at once")
+    k.add_argument("secret_id", metavar="SECRET_ID")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("info", help="show the meshes, counts, unit, axes and bounds of a model")
     p.add_argument("file", metavar="FILE")

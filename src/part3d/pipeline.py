@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from part3d.errors import Part3DError
+from part3d.errors import LimitExceededError, Part3DError
 from part3d.io import load, save, write_atomic
 from part3d.parts import dumps_info, split, to_info
 from part3d.preview import render
@@ -30,6 +30,8 @@ class PipelineOptions:
     segment: SegmentOptions = field(default_factory=SegmentOptions)
     preview_size: int = 1024
     preview_backend: str = "auto"
+    #: Refuse models with more faces than this (None: no limit).
+    max_faces: int | None = None
 
 
 @dataclass
@@ -95,6 +97,11 @@ def run(
 
     with stage("load"):
         scene = load(input_path)
+        if options.max_faces is not None and scene.polygon_count > options.max_faces:
+            raise LimitExceededError(
+                f"{input_path.name}: {scene.polygon_count} faces, over the limit of "
+                f"{options.max_faces}"
+            )
     with stage("segment"):
         segmentation = segment(scene, options.segment)
     with stage("split"):

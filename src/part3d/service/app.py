@@ -1,0 +1,157 @@
+"""The HTTP server: the API 3.0 front door at ``/``, result files, ``/healthz``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+
+from part3d.service.config import config, store
+from part3d.service.tencent import errors
+from part3d.service.tencent.frontdoor import Call, RawRequest, authenticate, failure, success
+from part3d.service.tencent.params import validate_query, validate_submit
+
+log = logging.getLogger("part3d.api")
+JSON = "application/json"
+URL_LIFETIME = 24 * 3600
+FILE_TYPES = {"obj": "OBJ", "fbx": "FBX", "glb": "GLB"}
+
+
+def _url_signature(job_id: str, name: str, expires: int) -> str:
+    # An OBJ and its MTL share one signature, so that a client finds the MTL beside the OBJ.
+    if name.endswith((".obj", ".mtl")):
+        name = name[:-4]
+    msg = f"{job_id}/{name}/{expires}".encode()
+    return hmac.new(store().url_key, msg, hashlib.sha256).hexdigest()
+
+
+def signed_url(job_id: str, name: str, expires: int) -> str:
+    sig = _url_signature(job_id, name, expires)
+    return f"{config().public_url}/files/{job_id}/{name}?expires={expires}&signature={sig}"
+
+
+def submit(call: Call) -> dict:
+    req = validate_submit(call.params, flattened=call.flattened)
+    for flag, name in (
+        (req.part_segmentation_info is not None, "PartSegmentationInfo"),
+        (req.staged, "EnableStagedGeneration"),
+        (req.post_process, "EnablePostProcess"),
+    ):
+        if flag:
+            raise errors.InvalidParameterValue(f"{name} is not supported yet by this server")
+    from part3d.service.queue import process
+
+    job_id = store().create_job(
+        call.key.account,
+        call.product,
+        {
+            "url": req.url,
+            "file_type": req.file_type,
+            "model": req.model,
+        },
+    )
+    process(job_id)
+    return {"JobId": job_id}
+
+
+def query(call: Call) -> dict:
+    req = validate_query(call.params)
+    job = store().get_job(req.job_id)
+    cfg = config()
+    if (
+        job is None
+        or job.account != call.key.account
+        or (time.time() - job.created_at > cfg.retention_s)
+    ):
+        raise errors.ResourceNotFound(f"The job {req.job_id} does not exist")
+    out = {
+        "Status": job.status,
+        "ErrorCode": job.error_code,
+        "ErrorMessage": job.error_message,
+        "ResultFile3Ds": [],
+        "PartSegmentationInfo": "",
+    }
+    if call.product == "ai3d":
+        out["PartSegmentationInfoUrl"] = ""
+    if job.status == "DONE" and job.result:
+        expires = int((job.finished_at or time.time()) + URL_LIFETIME)
+        files = job.result["files"]
+        preview = signed_url(job.job_id, files["png"], expires) if "png" in files else ""
+        for fmt, kind in FILE_TYPES.items():
+            if fmt in files:
+                out["ResultFile3Ds"].append(
+                    {
+                        "Type": kind,
+                        "Url": signed_url(job.job_id, files[fmt], expires),
+                        "PreviewImageUrl": preview,
+                    }
+                )
+        if preview:
+            out["ResultFile3Ds"].append({"Type": "IMAGE", "Url": preview, "PreviewImageUrl": ""})
+        if "json" in files:
+            path = cfg.results / job.job_id / files["json"]
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            if len(text.encode()) <= 9 * 1024 * 1024:
+                out["PartSegmentationInfo"] = text
+            if call.product == "ai3d":
+                out["PartSegmentationInfoUrl"] = signed_url(job.job_id, files["json"], expires)
+    return out
+
+
+ACTIONS = {"SubmitHunyuan3DPartJob": submit, "QueryHunyuan3DPartJob": query}
+
+
+def _reply(body: bytes) -> Response:
+    return Response(content=body, status_code=200, media_type=None, headers={"content-type": JSON})
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="part3d", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.api_route("/", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+    async def front_door(request: Request) -> Response:
+        raw = RawRequest(
+            method=request.method,
+            query=request.url.query,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=await request.body(),
+        )
+        request_id = None
+        try:
+            call = authenticate(raw, store().lookup_key, time.time())
+            request_id = call.request_id
+            return _reply(success(ACTIONS[call.action](call), request_id))
+        except errors.TencentError as exc:
+            return _reply(failure(exc, request_id))
+        except Exception:
+            err = errors.InternalError("internal error; see the server log for the RequestId")
+            body = failure(err, request_id)
+            log.exception("request failed: %s", body.decode())
+            return _reply(body)
+
+    @app.get("/files/{job_id}/{name:path}")
+    async def files(job_id: str, name: str, expires: int = 0, signature: str = "") -> Response:
+        if expires < time.time() or not hmac.compare_digest(
+            _url_signature(job_id, name, expires), signature
+        ):
+            return JSONResponse({"error": "not found or expired"}, status_code=404)
+        base = (config().results / job_id).resolve()
+        path = (base / name).resolve()
+        if base not in path.parents or not path.is_file():
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return FileResponse(path)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    return app
+
+
+def results_path(job_id: str) -> Path:
+    return config().results / job_id

@@ -1,0 +1,42 @@
+"""Service configuration, from the environment (all state under PART3D_HOME by default)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    database_url: str
+    results: Path
+    public_url: str
+    max_faces: int = 1_500_000
+    retention_s: float = 24 * 3600
+
+
+def home() -> Path:
+    return Path(os.environ.get("PART3D_HOME", "~/.part3d")).expanduser()
+
+
+@cache
+def config() -> Config:
+    h = home()
+    h.mkdir(parents=True, exist_ok=True)
+    return Config(
+        home=h,
+        database_url=os.environ.get("PART3D_DATABASE_URL", f"sqlite:///{h / 'part3d.db'}"),
+        results=h / "results",
+        public_url=os.environ.get("PART3D_PUBLIC_URL", "http://127.0.0.1:18931").rstrip("/"),
+    )
+
+
+@cache
+def store():
+    from part3d.service.store import Store
+
+    cfg = config()
+    return Store(cfg.database_url, cfg.home)

@@ -1,0 +1,85 @@
+"""Running one job: download the input, check it, ``pipeline.run``, record the result."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+
+from part3d.errors import Part3DError, UnsupportedFormatError
+from part3d.pipeline import PipelineOptions, run
+from part3d.service.config import config, store
+from part3d.service.fetch import FetchError, download
+
+log = logging.getLogger("part3d.jobs")
+
+EXTENSIONS = {"FBX": "fbx", "OBJ": "obj", "GLB": "glb", "GLTF": "gltf", "STL": "stl",
+              "PLY": "ply", "OFF": "off"}  # fmt: skip
+
+
+def sniff(data: bytes) -> str | None:
+    """What a file's first bytes say it is (for FBX, GLB, PLY, OFF), or None."""
+    if data.startswith(b"Kaydara FBX Binary"):
+        return "FBX"
+    if data.startswith(b"glTF"):
+        return "GLB"
+    if data.startswith(b"ply"):
+        return "PLY"
+    if data.lstrip().startswith(b"OFF"):
+        return "OFF"
+    if b"FBXHeaderExtension" in data[:4096] or data.lstrip().startswith(b"; FBX"):
+        return "FBX"
+    return None
+
+
+def run_job(job_id: str) -> None:
+    cfg, db = config(), store()
+    job = db.get_job(job_id)
+    if job is None or job.status not in ("WAIT", "RUN"):
+        return
+    db.set_status(job_id, "RUN")
+    work = cfg.results / job_id
+    work.mkdir(parents=True, exist_ok=True)
+    request = job.request
+    ext = EXTENSIONS[request["file_type"]]
+    source = work / f"input.{ext}"
+    try:
+        download(request["url"], source)
+        head = source.open("rb").read(4096)
+        found = sniff(head)
+        if found and found != request["file_type"] and not (found == "GLB" and ext == "gltf"):
+            raise UnsupportedFormatError(
+                f"File.Type is {request['file_type']} but the file is {found}"
+            )
+        if request["file_type"] == "FBX" and found != "FBX":
+            raise UnsupportedFormatError("File.Type is FBX but the file is not an FBX file")
+        result = run(source, work / "out", PipelineOptions(max_faces=cfg.max_faces))
+    except FetchError as exc:
+        db.set_status(
+            job_id,
+            "FAIL",
+            error_code="InvalidParameterValue",
+            error_message=f"cannot download File.Url: {exc}",
+        )
+        return
+    except Part3DError as exc:
+        db.set_status(job_id, "FAIL", error_code=exc.code, error_message=str(exc))
+        return
+    except Exception:  # a crash in processing must fail the job, never the worker
+        incident = str(uuid.uuid4())
+        log.exception("job %s failed (incident %s)", job_id, incident)
+        db.set_status(
+            job_id,
+            "FAIL",
+            error_code="InternalError",
+            error_message=f"internal error (incident {incident})",
+        )
+        return
+    finally:
+        source.unlink(missing_ok=True)
+    files = {fmt: path.relative_to(work).as_posix() for fmt, path in result.outputs.items()}
+    db.set_status(job_id, "DONE", result={"files": files, "parts": result.parts})
+
+
+def remove_results(job_id: str) -> None:
+    shutil.rmtree(config().results / job_id, ignore_errors=True)

@@ -1,0 +1,240 @@
+"""Job records and API keys (SQLAlchemy Core): SQLite under PART3D_HOME by default, any
+SQLAlchemy URL (PostgreSQL) when configured. The schema is created and upgraded by Alembic
+migrations (``migrations/``) when the store opens.
+
+Secret keys are encrypted at rest with a Fernet key kept in PART3D_HOME (0600); HMAC
+signatures need the clear secret, so they cannot be hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from part3d.service.tencent.frontdoor import Key
+
+metadata = sa.MetaData()
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("secret_id", sa.String(64), primary_key=True),
+    sa.Column("secret_key", sa.Text, nullable=False),  # Fernet token
+    sa.Column("account", sa.String(128), nullable=False),
+    sa.Column("token", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("job_id", sa.String(19), primary_key=True),
+    sa.Column("account", sa.String(128), nullable=False, index=True),
+    sa.Column("product", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False, index=True),
+    sa.Column("request", sa.Text, nullable=False),  # JSON of the validated Submit
+    sa.Column("error_code", sa.String(64), nullable=False, default=""),
+    sa.Column("error_message", sa.Text, nullable=False, default=""),
+    sa.Column("result", sa.Text, nullable=True),  # JSON: result files and segmentation
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+)
+
+
+def _master_key(home: Path) -> bytes:
+    path = home / "secret.key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(Fernet.generate_key())
+    return path.read_bytes().strip()
+
+
+def migrate(url: str) -> None:
+    """Bring the database at ``url`` to the newest schema (Alembic ``upgrade head``)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(cfg, "head")
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    account: str
+    product: str
+    status: str
+    request: dict
+    error_code: str
+    error_message: str
+    result: dict | None
+    created_at: float
+    finished_at: float | None
+
+
+class Store:
+    """Keys and jobs in one database."""
+
+    def __init__(self, url: str, home: Path) -> None:
+        self.url = url
+        migrate(url)
+        self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        master = _master_key(home)
+        self.fernet = Fernet(master)
+        #: Key for signing result URLs, derived from the master key.
+        self.url_key = hashlib.sha256(b"part3d result urls:" + master).digest()
+
+    # ----------------------------------------------------------------- keys
+
+    def create_key(self, account: str, token: str | None = None) -> tuple[str, str]:
+        secret_id = "AKID" + secrets.token_hex(16).upper()
+        secret_key = secrets.token_urlsafe(30)
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    secret_id=secret_id,
+                    secret_key=self.fernet.encrypt(secret_key.encode()).decode(),
+                    account=account,
+                    token=token,
+                    created_at=time.time(),
+                )
+            )
+        return secret_id, secret_key
+
+    def add_key(self, secret_id: str, secret_key: str, account: str) -> None:
+        """Store a given key pair (used for fixed demo or test keys)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    secret_id=secret_id,
+                    secret_key=self.fernet.encrypt(secret_key.encode()).decode(),
+                    account=account,
+                    created_at=time.time(),
+                )
+            )
+
+    def lookup_key(self, secret_id: str) -> Key | None:
+        """The active key with this SecretId, or None (unknown or revoked)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(api_keys).where(
+                    api_keys.c.secret_id == secret_id, api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+        if row is None:
+            return None
+        secret = self.fernet.decrypt(row.secret_key.encode()).decode()
+        return Key(row.secret_id, secret, row.account, row.token)
+
+    def list_keys(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).all()
+        return [
+            {
+                "SecretId": r.secret_id,
+                "Account": r.account,
+                "Created": r.created_at,
+                "Revoked": r.revoked_at is not None,
+            }
+            for r in rows
+        ]
+
+    def revoke_key(self, secret_id: str) -> bool:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                api_keys.update()
+                .where(api_keys.c.secret_id == secret_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        return done.rowcount > 0
+
+    # ----------------------------------------------------------------- jobs
+
+    def create_job(self, account: str, product: str, request: dict) -> str:
+        now = time.time()
+        while True:
+            job_id = str(secrets.randbelow(9 * 10**18) + 10**18)  # 19 digits, fits int64
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        jobs.insert().values(
+                            job_id=job_id,
+                            account=account,
+                            product=product,
+                            status="WAIT",
+                            request=json.dumps(request),
+                            error_code="",
+                            error_message="",
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                return job_id
+            except sa.exc.IntegrityError:
+                continue
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).first()
+        if r is None:
+            return None
+        return JobRecord(
+            r.job_id,
+            r.account,
+            r.product,
+            r.status,
+            json.loads(r.request),
+            r.error_code,
+            r.error_message,
+            json.loads(r.result) if r.result else None,
+            r.created_at,
+            r.finished_at,
+        )
+
+    def set_status(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        error_code: str = "",
+        error_message: str = "",
+        result: dict | None = None,
+    ) -> None:
+        now = time.time()
+        values = {
+            "status": status,
+            "updated_at": now,
+            "error_code": error_code,
+            "error_message": error_message,
+        }
+        if result is not None:
+            values["result"] = json.dumps(result)
+        if status in ("DONE", "FAIL"):
+            values["finished_at"] = now
+        with self.engine.begin() as conn:
+            conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(**values))
+
+    def count_jobs(self, status: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(jobs).where(jobs.c.status == status)
+                ).scalar_one()
+            )

@@ -1,0 +1,232 @@
+"""`part3d serve` as a real process on loopback, driven by the official Tencent SDKs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import trimesh
+from independent_readers import read_with
+from PIL import Image
+from tencentcloud.common import credential
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+
+MODELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "models"
+BAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fbx" / "bad"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def files_server(tmp_path_factory):
+    """A local HTTP server for the inputs: the sample models and a corrupt FBX."""
+    root = tmp_path_factory.mktemp("www")
+    for name in ("mar_rifle.fbx", "jeep1.fbx"):
+        (root / name).write_bytes((MODELS / name).read_bytes())
+    (root / "corrupt.fbx").write_bytes((BAD / "crafted_deflate_corrupt_stream.fbx").read_bytes())
+    (root / "notfbx.fbx").write_bytes(b"just some text, not a model\n")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PART3D_HOME": str(home),
+        "PART3D_FETCH_ALLOW": "127.0.0.0/8",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "part3d.cli", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError(proc.stdout.read())
+
+    def keys(*args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "part3d.cli", "keys", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout
+
+    yield {"port": port, "keys": keys, "env": env}
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _client(service, key: dict, product: str = "hunyuan", region: str | None = None):
+    hp = HttpProfile(endpoint=f"127.0.0.1:{service['port']}", protocol="http")
+    cred = credential.Credential(key["SecretId"], key["SecretKey"])
+    if product == "hunyuan":
+        from tencentcloud.hunyuan.v20230901 import hunyuan_client, models
+
+        client = hunyuan_client.HunyuanClient(
+            cred, region or "ap-singapore", ClientProfile(httpProfile=hp)
+        )
+    else:
+        from tencentcloud.ai3d.v20250513 import ai3d_client, models
+
+        client = ai3d_client.Ai3dClient(
+            cred, region or "ap-guangzhou", ClientProfile(httpProfile=hp)
+        )
+    return client, models
+
+
+def _submit(client, models, url: str, file_type: str = "FBX") -> str:
+    req = models.SubmitHunyuan3DPartJobRequest()
+    req.from_json_string(json.dumps({"File": {"Url": url, "Type": file_type}}))
+    return client.SubmitHunyuan3DPartJob(req).JobId
+
+
+def _wait(client, models, job_id: str, timeout: float = 120):
+    deadline = time.time() + timeout
+    while True:
+        q = models.QueryHunyuan3DPartJobRequest()
+        q.JobId = job_id
+        resp = client.QueryHunyuan3DPartJob(q)
+        if resp.Status in ("DONE", "FAIL") or time.time() > deadline:
+            return resp
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def key(service) -> dict:
+    return json.loads(service["keys"]("create", "--account", "acme", "--json"))
+
+
+def test_sdk_submit_poll_done_and_every_file_opens(service, key, files_server, tmp_path) -> None:
+    client, models = _client(service, key)
+    job_id = _submit(client, models, f"{files_server}/mar_rifle.fbx")
+    assert len(job_id) == 19 and job_id.isdigit()
+    resp = _wait(client, models, job_id)
+    assert (resp.Status, resp.ErrorCode, resp.ErrorMessage) == ("DONE", "", "")
+    types = [f.Type for f in resp.ResultFile3Ds]
+    assert types == ["OBJ", "FBX", "GLB", "IMAGE"]
+    info = json.loads(resp.PartSegmentationInfo)
+    assert sum(len(v["face_ids"]) for v in info.values()) == 572
+    paths = {}
+    for f in resp.ResultFile3Ds:
+        data = urllib.request.urlopen(f.Url, timeout=10).read()
+        paths[f.Type] = tmp_path / f"out.{f.Type.lower()}"
+        paths[f.Type].write_bytes(data)
+    found = read_with("ufbx", [str(paths["FBX"])])[str(paths["FBX"])]
+    assert set(found["meshes"]) == set(info)
+    assert sum(found["meshes"].values()) == 572
+    glb = trimesh.load(paths["GLB"], file_type="glb", process=False)
+    assert set(glb.graph.nodes_geometry) == set(info)
+    obj = trimesh.load(paths["OBJ"], file_type="obj", process=False, force="mesh")
+    assert len(obj.faces) == 572
+    assert Image.open(paths["IMAGE"]).size == (1024, 1024)
+
+
+def test_domestic_sdk_gets_the_segmentation_url(service, key, files_server) -> None:
+    client, models = _client(service, key, product="ai3d")
+    resp = _wait(client, models, _submit(client, models, f"{files_server}/jeep1.fbx"))
+    assert resp.Status == "DONE"
+    assert resp.PartSegmentationInfoUrl.startswith("http://127.0.0.1:")
+    text = urllib.request.urlopen(resp.PartSegmentationInfoUrl, timeout=10).read().decode()
+    assert json.loads(text) == json.loads(resp.PartSegmentationInfo)
+
+
+def test_corrupt_input_fails_with_a_useful_message_and_the_server_keeps_serving(
+    service, key, files_server
+) -> None:
+    client, models = _client(service, key)
+    resp = _wait(client, models, _submit(client, models, f"{files_server}/corrupt.fbx"))
+    assert resp.Status == "FAIL" and resp.ErrorCode == "InvalidParameterValue"
+    assert "zlib" in resp.ErrorMessage
+    resp = _wait(client, models, _submit(client, models, f"{files_server}/notfbx.fbx"))
+    assert resp.Status == "FAIL" and "not an FBX file" in resp.ErrorMessage
+    resp = _wait(client, models, _submit(client, models, f"{files_server}/missing.fbx"))
+    assert resp.Status == "FAIL" and "HTTP 404" in resp.ErrorMessage
+    resp = _wait(client, models, _submit(client, models, "http://169.254.169.254/x.fbx"))
+    assert resp.Status == "FAIL" and "refused" in resp.ErrorMessage
+    resp = _wait(client, models, _submit(client, models, f"{files_server}/mar_rifle.fbx"))
+    assert resp.Status == "DONE"
+
+
+def _error_code(call) -> str:
+    with pytest.raises(TencentCloudSDKException) as info:
+        call()
+    return info.value.get_code()
+
+
+def test_error_paths_answer_the_documented_codes(service, key, files_server) -> None:
+    client, models = _client(service, key)
+    q = models.QueryHunyuan3DPartJobRequest()
+    assert _error_code(lambda: client.QueryHunyuan3DPartJob(q)) == "MissingParameter"
+    q.JobId = "1234567890123456789"
+    assert _error_code(lambda: client.QueryHunyuan3DPartJob(q)) == "ResourceNotFound"
+    bad_key = {"SecretId": key["SecretId"], "SecretKey": "wrong"}
+    c2, _ = _client(service, bad_key)
+    assert _error_code(lambda: c2.QueryHunyuan3DPartJob(q)) == "AuthFailure.SignatureFailure"
+    c3, _ = _client(service, {"SecretId": "AKIDNOPE", "SecretKey": "x"})
+    assert _error_code(lambda: c3.QueryHunyuan3DPartJob(q)) == "AuthFailure.SecretIdNotFound"
+    c4, _ = _client(service, key, region="ap-guangzhou")
+    assert _error_code(lambda: c4.QueryHunyuan3DPartJob(q)) == "UnsupportedRegion"
+    assert (
+        _error_code(lambda: _submit(client, models, f"{files_server}/x.max", file_type="MAX"))
+        == "InvalidParameterValue"
+    )
+    assert (
+        _error_code(lambda: _submit(client, models, "ftp://example.com/x.fbx"))
+        == "InvalidParameterValue"
+    )
+
+
+def test_a_key_sees_only_its_accounts_jobs_and_revoked_keys_fail(
+    service, key, files_server
+) -> None:
+    client, models = _client(service, key)
+    job_id = _submit(client, models, f"{files_server}/mar_rifle.fbx")
+    other = json.loads(service["keys"]("create", "--account", "other", "--json"))
+    c_other, _ = _client(service, other)
+    q = models.QueryHunyuan3DPartJobRequest()
+    q.JobId = job_id
+    assert _error_code(lambda: c_other.QueryHunyuan3DPartJob(q)) == "ResourceNotFound"
+    service["keys"]("revoke", other["SecretId"])
+    assert _error_code(lambda: c_other.QueryHunyuan3DPartJob(q)) == ("AuthFailure.SecretIdNotFound")
