@@ -52,15 +52,15 @@ def files_server(tmp_path_factory):
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
+def start_server(home: Path, **extra_env: str):
+    """A ``part3d serve`` process on a free loopback port; returns (process, service dict)."""
     port = _free_port()
     env = {
         **os.environ,
         "PART3D_HOME": str(home),
         "PART3D_FETCH_ALLOW": "127.0.0.0/8",
         "NO_PROXY": "127.0.0.1,localhost",
+        **extra_env,
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "part3d.cli", "serve", "--port", str(port), "--workers", "1"],
@@ -90,16 +90,34 @@ def service(tmp_path_factory):
         )
         return out.stdout
 
-    yield {"port": port, "keys": keys, "env": env}
+    return proc, {"port": port, "keys": keys, "env": env}
+
+
+def stop_server(proc) -> None:
     proc.terminate()
     try:
         proc.wait(20)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait(20)
 
 
-def _client(service, key: dict, product: str = "hunyuan", region: str | None = None):
-    hp = HttpProfile(endpoint=f"127.0.0.1:{service['port']}", protocol="http")
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    proc, info = start_server(tmp_path_factory.mktemp("home"))
+    yield info
+    stop_server(proc)
+
+
+def _client(
+    service,
+    key: dict,
+    product: str = "hunyuan",
+    region: str | None = None,
+    method: str = "POST",
+    sign: str | None = None,
+):
+    hp = HttpProfile(endpoint=f"127.0.0.1:{service['port']}", protocol="http", reqMethod=method)
     cred = credential.Credential(key["SecretId"], key["SecretKey"])
     if product == "hunyuan":
         from tencentcloud.hunyuan.v20230901 import hunyuan_client, models
@@ -230,3 +248,43 @@ def test_a_key_sees_only_its_accounts_jobs_and_revoked_keys_fail(
     assert _error_code(lambda: c_other.QueryHunyuan3DPartJob(q)) == "ResourceNotFound"
     service["keys"]("revoke", other["SecretId"])
     assert _error_code(lambda: c_other.QueryHunyuan3DPartJob(q)) == ("AuthFailure.SecretIdNotFound")
+
+
+@pytest.mark.parametrize(
+    ("method", "sign"),
+    [("GET", None), ("GET", "HmacSHA256"), ("POST", "HmacSHA256"), ("GET", "HmacSHA1")],
+)
+def test_every_request_style_of_the_sdk_works(service, key, files_server, method, sign) -> None:
+    client, models = _client(service, key, method=method, sign=sign)
+    job_id = _submit(client, models, f"{files_server}/mar_rifle.fbx")
+    assert _wait(client, models, job_id).Status == "DONE"
+
+
+def test_rate_limit_answers_request_limit_exceeded(service, files_server) -> None:
+    key = json.loads(service["keys"]("create", "--account", "busy", "--json"))
+    client, models = _client(service, key)
+    q = models.QueryHunyuan3DPartJobRequest()
+    q.JobId = "1234567890123456789"
+    codes = []
+    for _ in range(40):
+        try:
+            client.QueryHunyuan3DPartJob(q)
+        except TencentCloudSDKException as exc:
+            codes.append(exc.get_code())
+    assert "RequestLimitExceeded" in codes and "ResourceNotFound" in codes
+
+
+def test_a_restarted_server_finishes_every_accepted_job(tmp_path, files_server) -> None:
+    home = tmp_path / "home"
+    proc, info = start_server(home)
+    key = json.loads(info["keys"]("create", "--json"))
+    client, models = _client(info, key)
+    jobs = [_submit(client, models, f"{files_server}/jeep1.fbx") for _ in range(4)]
+    proc.kill()  # no goodbye: mid-queue, maybe mid-job
+    proc.wait(20)
+    proc, info = start_server(home)
+    try:
+        client, models = _client(info, key)
+        assert [_wait(client, models, j).Status for j in jobs] == ["DONE"] * 4
+    finally:
+        stop_server(proc)

@@ -213,11 +213,21 @@ def cmd_serve(args) -> int:
     os.environ.setdefault("PART3D_PUBLIC_URL", f"http://{args.host}:{args.port}")
     from part3d.service.config import config, store
 
-    store()  # creates PART3D_HOME, runs the migrations
-    consumer = multiprocessing.get_context("spawn").Process(
-        target=_run_consumer, args=(args.workers,), daemon=False, name="part3d-worker"
-    )
-    consumer.start()
+    db = store()  # creates PART3D_HOME, runs the migrations
+    from part3d.service.queue import process
+
+    # Jobs accepted before a restart and not finished run again (nothing lost).
+    for job_id in db.unfinished():
+        process(job_id)
+    # One consumer process per worker, each running its jobs in one thread: a process that
+    # watches its parent can end with it, where Huey's own worker processes would be orphaned.
+    spawn = multiprocessing.get_context("spawn")
+    consumers = [
+        spawn.Process(target=_run_consumer, args=(1, True, i == 0), name=f"part3d-worker-{i}")
+        for i in range(max(1, args.workers))
+    ]
+    for consumer in consumers:
+        consumer.start()
     print(
         f"part3d serving on http://{args.host}:{args.port} (state in {config().home}, "
         f"{args.workers} worker process{'es' if args.workers != 1 else ''})",
@@ -228,19 +238,35 @@ def cmd_serve(args) -> int:
 
         uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
     finally:
-        consumer.terminate()
-        consumer.join(10)
+        for consumer in consumers:
+            consumer.terminate()
+        for consumer in consumers:
+            consumer.join(10)
     return 0
 
 
-def _run_consumer(workers: int) -> None:
+def _run_consumer(workers: int, watch_parent: bool = True, periodic: bool = True) -> None:
+    import os
+    import threading
+
     from part3d.service.queue import huey
 
-    huey.create_consumer(workers=workers, worker_type="process").run()
+    if watch_parent:
+        # Started by `serve`: end with it, even when it is killed without a word.
+        parent = os.getppid()
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1)
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True).start()
+    worker_type = "thread" if watch_parent else "process"
+    huey.create_consumer(workers=workers, worker_type=worker_type, periodic=periodic).run()
 
 
 def cmd_worker(args) -> int:
-    _run_consumer(args.workers)
+    _run_consumer(args.workers, watch_parent=False)
     return 0
 
 

@@ -37,6 +37,8 @@ def signed_url(job_id: str, name: str, expires: int) -> str:
 
 def submit(call: Call) -> dict:
     req = validate_submit(call.params, flattened=call.flattened)
+    if store().count_jobs("WAIT") >= config().max_queued:
+        raise errors.EngineServerLimitExceeded("The job queue is full; retry later")
     for flag, name in (
         (req.part_segmentation_info is not None, "PartSegmentationInfo"),
         (req.staged, "EnableStagedGeneration"),
@@ -110,8 +112,24 @@ def _reply(body: bytes) -> Response:
     return Response(content=body, status_code=200, media_type=None, headers={"content-type": JSON})
 
 
+def _rate_limiter():
+    from limits import RateLimitItemPerSecond, storage, strategies
+
+    window = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+    item = RateLimitItemPerSecond(config().rate_limit)
+
+    def limit(account: str, action: str) -> None:
+        if not window.hit(item, account, action):
+            raise errors.RequestLimitExceeded(
+                f"more than {config().rate_limit} {action} requests per second"
+            )
+
+    return limit
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="part3d", docs_url=None, redoc_url=None, openapi_url=None)
+    limit = _rate_limiter()
 
     @app.api_route("/", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
     async def front_door(request: Request) -> Response:
@@ -123,7 +141,7 @@ def create_app() -> FastAPI:
         )
         request_id = None
         try:
-            call = authenticate(raw, store().lookup_key, time.time())
+            call = authenticate(raw, store().lookup_key, time.time(), limit=limit)
             request_id = call.request_id
             return _reply(success(ACTIONS[call.action](call), request_id))
         except errors.TencentError as exc:

@@ -16,6 +16,12 @@ class Config:
     public_url: str
     max_faces: int = 1_500_000
     retention_s: float = 24 * 3600
+    #: Submit answers FailedOperation.EngineServerLimitExceeded beyond this many waiting jobs.
+    max_queued: int = 1000
+    #: Jobs of one account running at once; more wait.
+    max_running_per_account: int = 2
+    #: Requests per second per account and action.
+    rate_limit: int = 20
 
 
 def home() -> Path:
@@ -31,6 +37,9 @@ def config() -> Config:
         database_url=os.environ.get("PART3D_DATABASE_URL", f"sqlite:///{h / 'part3d.db'}"),
         results=h / "results",
         public_url=os.environ.get("PART3D_PUBLIC_URL", "http://127.0.0.1:18931").rstrip("/"),
+        max_queued=int(os.environ.get("PART3D_MAX_QUEUED", "1000")),
+        max_running_per_account=int(os.environ.get("PART3D_MAX_RUNNING_PER_ACCOUNT", "2")),
+        rate_limit=int(os.environ.get("PART3D_RATE_LIMIT", "20")),
     )
 
 

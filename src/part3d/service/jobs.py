@@ -35,9 +35,15 @@ def sniff(data: bytes) -> str | None:
 def run_job(job_id: str) -> None:
     cfg, db = config(), store()
     job = db.get_job(job_id)
-    if job is None or job.status not in ("WAIT", "RUN"):
+    if job is None or job.status != "WAIT":
         return
-    db.set_status(job_id, "RUN")
+    if db.count_jobs("RUN", job.account) >= cfg.max_running_per_account:
+        from part3d.service.queue import process
+
+        process.schedule((job_id,), delay=1)  # the account is at its cap: wait in WAIT
+        return
+    if not db.claim(job_id):
+        return  # another worker has it
     work = cfg.results / job_id
     work.mkdir(parents=True, exist_ok=True)
     request = job.request

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from huey import SqliteHuey
+import time
+
+from huey import SqliteHuey, crontab
 
 from part3d.service.config import home
 
@@ -16,3 +18,15 @@ def process(job_id: str) -> None:
     from part3d.service.jobs import run_job
 
     run_job(job_id)
+
+
+@huey.periodic_task(crontab(minute="*/10"))
+def clean() -> None:
+    """Remove jobs and result files older than the retention time (24 h)."""
+    from part3d.service.config import config, store
+    from part3d.service.jobs import remove_results
+
+    db = store()
+    for job_id in db.expired(time.time() - config().retention_s):
+        remove_results(job_id)
+        db.delete_job(job_id)

@@ -231,10 +231,43 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(**values))
 
-    def count_jobs(self, status: str) -> int:
+    def claim(self, job_id: str) -> bool:
+        """Move a job from WAIT to RUN; False when another worker has it or it is finished."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                jobs.update()
+                .where(jobs.c.job_id == job_id, jobs.c.status == "WAIT")
+                .values(status="RUN", updated_at=time.time())
+            )
+        return done.rowcount == 1
+
+    def unfinished(self) -> list[str]:
+        """Jobs accepted but not finished (after a restart): RUN ones go back to WAIT."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.status == "RUN")
+                .values(status="WAIT", updated_at=time.time())
+            )
+            rows = conn.execute(
+                sa.select(jobs.c.job_id).where(jobs.c.status == "WAIT").order_by(jobs.c.created_at)
+            ).all()
+        return [r.job_id for r in rows]
+
+    def expired(self, before: float) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(jobs.c.job_id).where(jobs.c.created_at < before)).all()
+        return [r.job_id for r in rows]
+
+    def delete_job(self, job_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(jobs.delete().where(jobs.c.job_id == job_id))
+
+    def count_jobs(self, status: str, account: str | None = None) -> int:
+        cond = jobs.c.status == status
+        if account is not None:
+            cond = cond & (jobs.c.account == account)
         with self.engine.connect() as conn:
             return int(
-                conn.execute(
-                    sa.select(sa.func.count()).select_from(jobs).where(jobs.c.status == status)
-                ).scalar_one()
+                conn.execute(sa.select(sa.func.count()).select_from(jobs).where(cond)).scalar_one()
             )

@@ -84,9 +84,11 @@ def authenticate(
     lookup: Callable[[str], Key | None],
     now: float,
     regions: dict[str, tuple[str, ...]] = DEFAULT_REGIONS,
+    limit: Callable[[str, str], None] | None = None,
 ) -> Call:
-    """Check ``req`` in API.md §3.5 order (steps 1-10 and 12) and return the call, or raise the
-    TencentError of the first failing check. ``lookup`` finds an active key by SecretId."""
+    """Check ``req`` in API.md §3.5 order and return the call, or raise the TencentError of the
+    first failing check. ``lookup`` finds an active key by SecretId; ``limit(account, action)``
+    raises RequestLimitExceeded when the caller is over the rate limit (step 11)."""
     method = req.method.upper()
     if method not in ("GET", "POST"):
         raise UnsupportedProtocol(f"The HTTP method {req.method} is not supported; use GET or POST")
@@ -168,7 +170,9 @@ def authenticate(
     if region not in regions.get(product, ()):
         raise UnsupportedRegion(f"The region {region} is not supported by {product}")
 
-    # Body parsing (§3.5 step 12; step 11, the rate limit, is the caller's).
+    if limit is not None:
+        limit(key.account, action)
+    # Body parsing (§3.5 step 12).
     if tc3 and method == "POST":
         if content_type != "application/json":
             raise InvalidParameter(f"Content-Type {content_type or '(none)'} is not supported")
