@@ -7,7 +7,7 @@ SHARED ?= $(abspath ../shared)
 MODELS := $(SHARED)/data/models
 OUT ?= out
 
-.PHONY: run test setup lint format bench clean
+.PHONY: run split-demo test setup lint format bench clean
 
 # Debian packages the preview needs for headless OpenGL (EGL); installed when missing.
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri
@@ -27,6 +27,9 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 run: setup
+	$(PY) -m part3d.service.demo $(MODELS)/mar_rifle.fbx --port 18931
+
+split-demo: setup
 	@mkdir -p $(OUT)
 	$(VENV)/bin/part3d split $(MODELS)/mar_rifle.fbx -o $(OUT)
 
