@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -288,3 +289,31 @@ def test_a_restarted_server_finishes_every_accepted_job(tmp_path, files_server) 
         assert [_wait(client, models, j).Status for j in jobs] == ["DONE"] * 4
     finally:
         stop_server(proc)
+
+
+def test_health_and_metrics(service, key, files_server) -> None:
+    base = f"http://127.0.0.1:{service['port']}"
+    assert json.loads(urllib.request.urlopen(f"{base}/healthz").read()) == {"status": "ok"}
+    client, models = _client(service, key)
+    _wait(client, models, _submit(client, models, f"{files_server}/mar_rifle.fbx"))
+    text = urllib.request.urlopen(f"{base}/metrics").read().decode()
+    assert 'part3d_requests_total{action="SubmitHunyuan3DPartJob",code="Success"}' in text
+    assert 'part3d_jobs{status="DONE"}' in text
+    assert "part3d_queue_length" in text and "part3d_job_duration_seconds_bucket" in text
+
+
+def test_result_urls_are_signed(service, key, files_server) -> None:
+    client, models = _client(service, key)
+    resp = _wait(client, models, _submit(client, models, f"{files_server}/mar_rifle.fbx"))
+    url = resp.ResultFile3Ds[0].Url
+    assert urllib.request.urlopen(url).status == 200
+    # The MTL sits beside the OBJ under the same signature.
+    assert urllib.request.urlopen(url.replace(".obj?", ".mtl?")).status == 200
+    for tampered in (
+        url.replace("signature=", "signature=0"),
+        url.split("?")[0],
+        url.replace("expires=", "expires=1"),
+    ):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(tampered)
+        assert err.value.code == 404

@@ -212,7 +212,9 @@ def cmd_serve(args) -> int:
 
     os.environ.setdefault("PART3D_PUBLIC_URL", f"http://{args.host}:{args.port}")
     from part3d.service.config import config, store
+    from part3d.service.observe import setup_logging
 
+    setup_logging()
     db = store()  # creates PART3D_HOME, runs the migrations
     from part3d.service.queue import process
 
@@ -249,8 +251,10 @@ def _run_consumer(workers: int, watch_parent: bool = True, periodic: bool = True
     import os
     import threading
 
+    from part3d.service.observe import setup_logging
     from part3d.service.queue import huey
 
+    setup_logging()
     if watch_parent:
         # Started by `serve`: end with it, even when it is killed without a word.
         parent = os.getppid()

@@ -6,12 +6,14 @@ import hashlib
 import hmac
 import logging
 import time
+import uuid
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from part3d.service.config import config, store
+from part3d.service.observe import REQUESTS, metrics
 from part3d.service.tencent import errors
 from part3d.service.tencent.frontdoor import Call, RawRequest, authenticate, failure, success
 from part3d.service.tencent.params import validate_query, validate_submit
@@ -139,18 +141,34 @@ def create_app() -> FastAPI:
             headers={k.lower(): v for k, v in request.headers.items()},
             body=await request.body(),
         )
-        request_id = None
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        action, code, account = raw.headers.get("x-tc-action", ""), "Success", None
         try:
             call = authenticate(raw, store().lookup_key, time.time(), limit=limit)
-            request_id = call.request_id
+            call.request_id = request_id
+            action, account = call.action, call.key.account
             return _reply(success(ACTIONS[call.action](call), request_id))
         except errors.TencentError as exc:
+            code = exc.code
             return _reply(failure(exc, request_id))
         except Exception:
-            err = errors.InternalError("internal error; see the server log for the RequestId")
-            body = failure(err, request_id)
-            log.exception("request failed: %s", body.decode())
-            return _reply(body)
+            code = "InternalError"
+            err = errors.InternalError(f"internal error (RequestId {request_id} in the server log)")
+            log.exception("request failed", extra={"request_id": request_id})
+            return _reply(failure(err, request_id))
+        finally:
+            REQUESTS.labels(action or "unknown", code).inc()
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "action": action,
+                    "code": code,
+                    "account": account,
+                    "seconds": round(time.perf_counter() - started, 4),
+                },
+            )
 
     @app.get("/files/{job_id}/{name:path}")
     async def files(job_id: str, name: str, expires: int = 0, signature: str = "") -> Response:
@@ -163,6 +181,10 @@ def create_app() -> FastAPI:
         if base not in path.parents or not path.is_file():
             return JSONResponse({"error": "not found"}, status_code=404)
         return FileResponse(path)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics(store()), media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz")
     async def healthz() -> dict:

@@ -44,6 +44,7 @@ def run_job(job_id: str) -> None:
         return
     if not db.claim(job_id):
         return  # another worker has it
+    log.info("job started", extra={"job_id": job_id, "account": job.account})
     work = cfg.results / job_id
     work.mkdir(parents=True, exist_ok=True)
     request = job.request
@@ -70,10 +71,11 @@ def run_job(job_id: str) -> None:
         return
     except Part3DError as exc:
         db.set_status(job_id, "FAIL", error_code=exc.code, error_message=str(exc))
+        log.info("job failed", extra={"job_id": job_id, "code": exc.code})
         return
     except Exception:  # a crash in processing must fail the job, never the worker
         incident = str(uuid.uuid4())
-        log.exception("job %s failed (incident %s)", job_id, incident)
+        log.exception("job crashed (incident %s)", incident, extra={"job_id": job_id})
         db.set_status(
             job_id,
             "FAIL",
@@ -85,6 +87,9 @@ def run_job(job_id: str) -> None:
         source.unlink(missing_ok=True)
     files = {fmt: path.relative_to(work).as_posix() for fmt, path in result.outputs.items()}
     db.set_status(job_id, "DONE", result={"files": files, "parts": result.parts})
+    log.info(
+        "job done", extra={"job_id": job_id, "seconds": round(sum(result.timings.values()), 3)}
+    )
 
 
 def remove_results(job_id: str) -> None:
