@@ -317,3 +317,101 @@ def test_result_urls_are_signed(service, key, files_server) -> None:
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(tampered)
         assert err.value.code == 404
+
+
+def test_tccli_submits_and_queries(service, key, files_server, tmp_path) -> None:
+    env = {**service["env"], "HOME": str(tmp_path)}
+    tccli = str(Path(sys.executable).with_name("tccli"))
+    common = [
+        "--endpoint",
+        f"http://127.0.0.1:{service['port']}",
+        "--region",
+        "ap-singapore",
+        "--secretId",
+        key["SecretId"],
+        "--secretKey",
+        key["SecretKey"],
+    ]
+    out = subprocess.run(
+        [
+            tccli,
+            "hunyuan",
+            "SubmitHunyuan3DPartJob",
+            "--File",
+            json.dumps({"Type": "FBX", "Url": f"{files_server}/mar_rifle.fbx"}),
+            *common,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr + out.stdout
+    job_id = json.loads(out.stdout)["JobId"]
+    deadline = time.time() + 120
+    while True:
+        out = subprocess.run(
+            [tccli, "hunyuan", "QueryHunyuan3DPartJob", "--JobId", job_id, *common],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr + out.stdout
+        status = json.loads(out.stdout)["Status"]
+        if status in ("DONE", "FAIL") or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert status == "DONE"
+
+
+def test_protocol_errors_through_the_sdk(service, key, monkeypatch) -> None:
+    client, models = _client(service, key)
+    assert _error_code(lambda: client.call("DescribeInstances", {})) == "InvalidAction"
+    assert (
+        _error_code(
+            lambda: client.call("QueryHunyuan3DPartJob", {"JobId": "1" * 19 + "x" * 11_000_000})
+        )
+        == "RequestSizeLimitExceeded"
+    )
+    stale = time.time() - 1000
+    monkeypatch.setattr(time, "time", lambda: stale)
+    assert _error_code(lambda: client.call("QueryHunyuan3DPartJob", {"JobId": "1"})) == (
+        "AuthFailure.SignatureExpire"
+    )
+    monkeypatch.undo()
+    client._apiVersion = "2020-01-01"
+    assert _error_code(lambda: client.call("QueryHunyuan3DPartJob", {"JobId": "1"})) == (
+        "NoSuchVersion"
+    )
+
+
+def test_malformed_json_body_is_invalid_parameter(service, key) -> None:
+
+    from part3d.service.tencent.signing import sha256_hex, tc3_canonical_request, tc3_signature
+
+    now = int(time.time())
+    date = time.strftime("%Y-%m-%d", time.gmtime(now))
+    host = f"127.0.0.1:{service['port']}"
+    body = b'{"JobId": '
+    headers = {"content-type": "application/json", "host": host}
+    canonical = tc3_canonical_request("POST", "", headers, "content-type;host", sha256_hex(body))
+    sig = tc3_signature(key["SecretKey"], date, "hunyuan", str(now), canonical)
+    req = urllib.request.Request(
+        f"http://{host}/",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-TC-Action": "QueryHunyuan3DPartJob",
+            "X-TC-Version": "2023-09-01",
+            "X-TC-Region": "ap-singapore",
+            "X-TC-Timestamp": str(now),
+            "Authorization": f"TC3-HMAC-SHA256 Credential={key['SecretId']}/{date}/hunyuan/"
+            f"tc3_request, SignedHeaders=content-type;host, Signature={sig}",
+        },
+    )
+    reply = urllib.request.urlopen(req)
+    assert reply.status == 200 and reply.headers["Content-Type"] == "application/json"
+    error = json.loads(reply.read())["Response"]["Error"]
+    assert error["Code"] == "InvalidParameter"
