@@ -255,6 +255,12 @@ def _run_consumer(workers: int, watch_parent: bool = True, periodic: bool = True
     from part3d.service.queue import huey
 
     setup_logging()
+    # Import what jobs use now, so that the first job does not pay for it.
+    import part3d.io.fbx.writer  # noqa: F401
+    import part3d.io.meshes  # noqa: F401
+    import part3d.pipeline  # noqa: F401
+    import part3d.service.jobs  # noqa: F401
+
     if watch_parent:
         # Started by `serve`: end with it, even when it is killed without a word.
         parent = os.getppid()
@@ -266,7 +272,16 @@ def _run_consumer(workers: int, watch_parent: bool = True, periodic: bool = True
 
         threading.Thread(target=watch, daemon=True).start()
     worker_type = "thread" if watch_parent else "process"
-    huey.create_consumer(workers=workers, worker_type=worker_type, periodic=periodic).run()
+    # Poll the queue often (at most every 0.5 s): a job should start at once, not after
+    # Huey's default idle back-off of up to 10 s.
+    huey.create_consumer(
+        workers=workers,
+        worker_type=worker_type,
+        periodic=periodic,
+        initial_delay=0.05,
+        backoff=1.2,
+        max_delay=0.5,
+    ).run()
 
 
 def cmd_worker(args) -> int:
