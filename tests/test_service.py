@@ -415,3 +415,32 @@ def test_malformed_json_body_is_invalid_parameter(service, key) -> None:
     assert reply.status == 200 and reply.headers["Content-Type"] == "application/json"
     error = json.loads(reply.read())["Response"]["Error"]
     assert error["Code"] == "InvalidParameter"
+
+
+def test_staged_generation_and_post_processing_are_refused_for_now(service, key, files_server):
+    client, models = _client(service, key)
+    for extra in (
+        {"EnableStagedGeneration": True},
+        {"EnablePostProcess": True},
+        {"PartSegmentationInfo": json.dumps({"p": {"face_ids": [0]}})},
+    ):
+        req = models.SubmitHunyuan3DPartJobRequest()
+        req.from_json_string(
+            json.dumps({"File": {"Url": f"{files_server}/mar_rifle.fbx", "Type": "FBX"}, **extra})
+        )
+        with pytest.raises(TencentCloudSDKException) as info:
+            client.SubmitHunyuan3DPartJob(req)
+        assert info.value.get_code() == "InvalidParameterValue"
+        assert "not supported yet" in info.value.get_message()
+
+
+def test_a_full_queue_answers_engine_server_limit_exceeded(tmp_path, files_server) -> None:
+    proc, info = start_server(tmp_path / "home", PART3D_MAX_QUEUED="0")
+    try:
+        key = json.loads(info["keys"]("create", "--json"))
+        client, models = _client(info, key)
+        assert _error_code(lambda: _submit(client, models, f"{files_server}/jeep1.fbx")) == (
+            "FailedOperation.EngineServerLimitExceeded"
+        )
+    finally:
+        stop_server(proc)
