@@ -79,9 +79,9 @@ def query(call: Call) -> dict:
         "ErrorMessage": job.error_message,
         "ResultFile3Ds": [],
         "PartSegmentationInfo": "",
+        # All six data fields on both products (API.md §6.2); the intl SDK ignores the URL.
+        "PartSegmentationInfoUrl": "",
     }
-    if call.product == "ai3d":
-        out["PartSegmentationInfoUrl"] = ""
     if job.status == "DONE" and job.result:
         expires = int((job.finished_at or time.time()) + URL_LIFETIME)
         files = job.result["files"]
@@ -102,8 +102,7 @@ def query(call: Call) -> dict:
             text = path.read_text(encoding="utf-8") if path.exists() else ""
             if len(text.encode()) <= 9 * 1024 * 1024:
                 out["PartSegmentationInfo"] = text
-            if call.product == "ai3d":
-                out["PartSegmentationInfoUrl"] = signed_url(job.job_id, files["json"], expires)
+            out["PartSegmentationInfoUrl"] = signed_url(job.job_id, files["json"], expires)
     return out
 
 
