@@ -116,7 +116,9 @@ def _reply(body: bytes) -> Response:
 def _rate_limiter():
     from limits import RateLimitItemPerSecond, storage, strategies
 
-    window = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+    # The sliding-window counter lets a client pacing at exactly the limit through (a strict
+    # moving window refuses it now and then, on timer jitter), and still stops bursts.
+    window = strategies.SlidingWindowCounterRateLimiter(storage.MemoryStorage())
     item = RateLimitItemPerSecond(config().rate_limit)
 
     def limit(account: str, action: str) -> None:

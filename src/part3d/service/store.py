@@ -92,7 +92,8 @@ class Store:
     def __init__(self, url: str, home: Path) -> None:
         self.url = url
         migrate(url)
-        self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        # A network database can drop idle connections: ping those; SQLite is in-process.
+        self.engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if url.startswith("sqlite"):
             with self.engine.begin() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
