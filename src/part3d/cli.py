@@ -260,8 +260,9 @@ def _run_consumer(workers: int, watch_parent: bool = True, periodic: bool = True
     import part3d.io.meshes  # noqa: F401
     import part3d.pipeline  # noqa: F401
     import part3d.service.jobs  # noqa: F401
+    from part3d.pipeline import warm_up
 
-    _warm_up_renderer()
+    warm_up()
     if watch_parent:
         # Started by `serve`: end with it, even when it is killed without a word.
         parent = os.getppid()
@@ -283,25 +284,6 @@ def _run_consumer(workers: int, watch_parent: bool = True, periodic: bool = True
         backoff=1.2,
         max_delay=0.1,
     ).run()
-
-
-def _warm_up_renderer() -> None:
-    """Draw one small picture, so that the first job does not pay for OpenGL's start-up."""
-    import logging
-    import tempfile
-
-    import numpy as np
-
-    from part3d.io import build_mesh
-    from part3d.model import Scene
-    from part3d.preview import render
-
-    tri = build_mesh("warm", np.eye(3), np.arange(3), np.array([0, 3]))
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            render(Scene([tri]), Path(tmp) / "warm.png", size=64)
-    except Exception as exc:  # a worker without a renderer still runs jobs (numpy fallback)
-        logging.getLogger("part3d.jobs").info("renderer warm-up failed: %s", exc)
 
 
 def cmd_worker(args) -> int:

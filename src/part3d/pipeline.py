@@ -136,3 +136,22 @@ class _Timer:
 
     def __exit__(self, *exc) -> None:
         self.timings[self.name] = time.perf_counter() - self.start
+
+
+def warm_up() -> None:
+    """Run the slow first-time work (OpenGL start-up, lazy imports) on a tiny model, so that a
+    long-lived worker's first job does not pay for it. Failures are ignored: the job will
+    report them."""
+    import tempfile
+
+    import numpy as np
+
+    from part3d.io import build_mesh
+    from part3d.model import Scene
+
+    mesh = build_mesh("warm", np.eye(3), np.arange(3), np.array([0, 3]))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            render(Scene([mesh]), Path(tmp) / "warm.png", size=64)
+    except Exception:  # noqa: BLE001 - warming up must never stop a worker
+        pass
