@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+from part3d.errors import Part3DError
 
-class TencentError(Exception):
+
+class TencentError(Part3DError):
     """An error answered with the API 3.0 error envelope: ``code`` and a one-line message."""
 
     code = "InternalError"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 class InvalidAuthorization(TencentError):
