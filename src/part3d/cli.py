@@ -225,7 +225,9 @@ def cmd_serve(args) -> int:
     # watches its parent can end with it, where Huey's own worker processes would be orphaned.
     spawn = multiprocessing.get_context("spawn")
     consumers = [
-        spawn.Process(target=_run_consumer, args=(1, True, i == 0), name=f"part3d-worker-{i}")
+        spawn.Process(
+            target=_run_consumer, args=(1, os.getpid(), i == 0), name=f"part3d-worker-{i}"
+        )
         for i in range(max(1, args.workers))
     ]
     for consumer in consumers:
@@ -247,38 +249,37 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def _run_consumer(workers: int, watch_parent: bool = True, periodic: bool = True) -> None:
+def _run_consumer(workers: int, parent: int | None = None, periodic: bool = True) -> None:
+    """Run a Huey consumer; with ``parent`` (the serve process id), end when that process does."""
     import os
     import threading
 
-    from part3d.service.observe import setup_logging
-    from part3d.service.queue import huey
-
-    setup_logging()
-    # Import what jobs use now, so that the first job does not pay for it.
-    import part3d.io.fbx.writer  # noqa: F401
-    import part3d.io.meshes  # noqa: F401
-    import part3d.pipeline  # noqa: F401
-    import part3d.service.jobs  # noqa: F401
-    from part3d.pipeline import warm_up
-
-    warm_up()
-    if watch_parent:
-        # Started by `serve`: end with it, even when it is killed without a word.
-        parent = os.getppid()
-
+    if parent is not None:
+        # Started by `serve`: end with it, even when it is killed without a word (checked
+        # against the id it passed, so a parent that died during start-up is noticed too).
         def watch() -> None:
             while os.getppid() == parent:
                 time.sleep(1)
             os._exit(0)
 
         threading.Thread(target=watch, daemon=True).start()
-    worker_type = "thread" if watch_parent else "process"
+
+    from part3d.pipeline import warm_up
+    from part3d.service.observe import setup_logging
+    from part3d.service.queue import huey
+
+    setup_logging()
+    # Import and start up now what jobs use, so that the first job does not pay for it.
+    import part3d.io.fbx.writer  # noqa: F401
+    import part3d.io.meshes  # noqa: F401
+    import part3d.service.jobs  # noqa: F401
+
+    warm_up()
     # Poll the queue often (at most every 0.1 s): a job should start at once, not after
     # Huey's default idle back-off of up to 10 s.
     huey.create_consumer(
         workers=workers,
-        worker_type=worker_type,
+        worker_type="thread" if parent is not None else "process",
         periodic=periodic,
         initial_delay=0.05,
         backoff=1.2,
@@ -287,7 +288,7 @@ def _run_consumer(workers: int, watch_parent: bool = True, periodic: bool = True
 
 
 def cmd_worker(args) -> int:
-    _run_consumer(args.workers, watch_parent=False)
+    _run_consumer(args.workers)
     return 0
 
 

@@ -97,9 +97,16 @@ def main() -> int:
         "NO_PROXY": "127.0.0.1,localhost",
     }
     os.environ.update({k: env[k] for k in ("PART3D_FETCH_ALLOW", "NO_PROXY")})
+    log_path = home() / "serve.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_file = log_path.open("a")
     server = subprocess.Popen(
-        [sys.executable, "-m", "part3d.cli", "serve", "--port", str(args.port)], env=env
+        [sys.executable, "-m", "part3d.cli", "serve", "--port", str(args.port)],
+        env=env,
+        stdout=log_file,
+        stderr=log_file,
     )
+    print(f"part3d serve on http://127.0.0.1:{args.port} (log: {log_path})", flush=True)
     try:
         for _ in range(300):
             try:
