@@ -444,3 +444,10 @@ def test_a_full_queue_answers_engine_server_limit_exceeded(tmp_path, files_serve
         )
     finally:
         stop_server(proc)
+
+
+def test_result_files_are_named_after_the_input(service, key, files_server) -> None:
+    client, models = _client(service, key)
+    resp = _wait(client, models, _submit(client, models, f"{files_server}/jeep1.fbx"))
+    names = [f.Url.split("?")[0].rsplit("/", 1)[1] for f in resp.ResultFile3Ds]
+    assert names == ["jeep1_parts.obj", "jeep1_parts.fbx", "jeep1_parts.glb", "jeep1_preview.png"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import uuid
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from part3d.errors import Part3DError, UnsupportedFormatError
 from part3d.pipeline import PipelineOptions, run
@@ -49,7 +52,9 @@ def run_job(job_id: str) -> None:
     work.mkdir(parents=True, exist_ok=True)
     request = job.request
     ext = EXTENSIONS[request["file_type"]]
-    source = work / f"input.{ext}"
+    # Outputs are named after the input file (mar_rifle_parts.fbx, ...), kept to safe characters.
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(unquote(urlsplit(request["url"]).path)).stem)[:64]
+    source = work / f"{stem.strip('._') or 'model'}.{ext}"
     try:
         download(request["url"], source)
         head = source.open("rb").read(4096)
