@@ -18,7 +18,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT.parent / "shared" / "data" / "models"
 sys.path.insert(0, str(ROOT / "bench"))
 from report import write_section  # noqa: E402
+
+from part3d.service.demo import start_serve, wait_healthy  # noqa: E402
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -125,22 +126,13 @@ def main() -> None:
         "NO_PROXY": "127.0.0.1,localhost",
     }
     os.environ["NO_PROXY"] = "127.0.0.1,localhost"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "part3d.cli", "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_serve(port, env, workers=1)
     files = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(MODELS)))
     threading.Thread(target=files.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{files.server_address[1]}"
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        if not wait_healthy(server, port):
+            raise SystemExit("part3d serve did not start")
 
         def new_key(account: str) -> dict:
             out = subprocess.run(

@@ -24,6 +24,8 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
+from part3d.service.demo import start_serve, wait_healthy
+
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "models"
 BAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fbx" / "bad"
 
@@ -63,23 +65,13 @@ def start_server(home: Path, **extra_env: str):
         "NO_PROXY": "127.0.0.1,localhost",
         **extra_env,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "part3d.cli", "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
+    # Server output goes to a file: a pipe nobody reads would fill up and stall the server.
+    log_path = home.parent / f"{home.name}-serve.log"
+    log = log_path.open("a")
+    proc = start_serve(port, env, log=log, workers=1)
+    if not wait_healthy(proc, port):
         proc.kill()
-        raise RuntimeError(proc.stdout.read())
+        raise RuntimeError(log_path.read_text())
 
     def keys(*args: str) -> str:
         out = subprocess.run(

@@ -45,6 +45,28 @@ print(r.Status, [f.Url for f in r.ResultFile3Ds or []])
 """
 
 
+def start_serve(port: int, env: dict, log=subprocess.DEVNULL, workers: int | None = None):
+    """Start `part3d serve` on ``port`` with ``env`` (output to ``log``); returns the process."""
+    cmd = [sys.executable, "-m", "part3d.cli", "serve", "--port", str(port)]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+
+
+def wait_healthy(server: subprocess.Popen, port: int, timeout: float = 60.0) -> bool:
+    """Wait until the server on ``port`` answers /healthz; False if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return True
+        except OSError:
+            if server.poll() is not None:
+                return False
+            time.sleep(0.2)
+    return False
+
+
 class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
@@ -100,22 +122,11 @@ def main() -> int:
     log_path = home() / "serve.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_file = log_path.open("a")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "part3d.cli", "serve", "--port", str(args.port)],
-        env=env,
-        stdout=log_file,
-        stderr=log_file,
-    )
+    server = start_serve(args.port, env, log=log_file)
     print(f"part3d serve on http://127.0.0.1:{args.port} (log: {log_path})", flush=True)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{args.port}/healthz", timeout=1)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    return server.returncode or 1
-                time.sleep(0.2)
+        if not wait_healthy(server, args.port):
+            return server.returncode or 1
         key = demo_key(env)
         from tencentcloud.common import credential
         from tencentcloud.common.profile.client_profile import ClientProfile

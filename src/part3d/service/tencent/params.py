@@ -90,20 +90,22 @@ class QueryRequest:
     job_id: str
 
 
+def _reject_unknown(given: dict, allowed: set[str] | frozenset[str], prefix: str = "") -> None:
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise UnknownParameter(f"The parameter {prefix}{unknown[0]} is not recognized")
+
+
 def validate_submit(params: dict, *, flattened: bool = False) -> SubmitRequest:
     """Check SubmitHunyuan3DPartJob's parameters (``flattened``: they came from a query string
     or form, where every value is a string)."""
-    unknown = sorted(set(params) - SUBMIT_FIELDS)
-    if unknown:
-        raise UnknownParameter(f"The parameter {unknown[0]} is not recognized")
+    _reject_unknown(params, SUBMIT_FIELDS)
     file = params.get("File")
     if file is None:
         raise MissingParameter("The request is missing a required parameter File")
     if not isinstance(file, dict):
         raise InvalidParameter("File must be an object with Url and Type")
-    unknown = sorted(set(file) - {"Url", "Type"})
-    if unknown:
-        raise UnknownParameter(f"The parameter File.{unknown[0]} is not recognized")
+    _reject_unknown(file, {"Url", "Type"}, "File.")
     for field in ("Url", "Type"):
         if file.get(field) is None:
             raise MissingParameter(f"The request is missing a required parameter File.{field}")
@@ -169,9 +171,7 @@ def check_part_segmentation_info(text: str) -> dict:
 
 
 def validate_query(params: dict) -> QueryRequest:
-    unknown = sorted(set(params) - {"JobId"})
-    if unknown:
-        raise UnknownParameter(f"The parameter {unknown[0]} is not recognized")
+    _reject_unknown(params, {"JobId"})
     job_id = params.get("JobId")
     if job_id is None:
         raise MissingParameter("The request is missing a required parameter JobId")
