@@ -225,6 +225,17 @@ def render(results: list[dict], overrides: dict, subset: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _parse_value(value: str):
+    if value == "None":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -247,11 +258,7 @@ def main() -> None:
         name, _, value = item.partition("=")
         if name not in kinds:
             parser.error(f"unknown option {name!r} (SegmentOptions has {', '.join(kinds)})")
-        overrides[name] = (
-            None
-            if value == "None"
-            else (float(value) if "." in value or "e" in value else int(value))
-        )
+        overrides[name] = _parse_value(value)
     paths = sorted(args.data.glob("*.npz"), key=lambda p: int(p.stem))
     if args.subset != "all":
         want = 1 if args.subset == "tune" else 3

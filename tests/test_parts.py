@@ -25,7 +25,9 @@ def rifle():
 def test_split_gives_one_mesh_per_part_with_every_face_once(rifle) -> None:
     scene, seg = rifle
     parts = split(scene, seg)
-    assert [m.name for m in parts.meshes] == [f"m_rifle_part_{n}" for n in range(1, 6)]
+    n_parts = seg.part_count
+    assert n_parts >= 5
+    assert [m.name for m in parts.meshes] == [f"m_rifle_part_{n}" for n in range(1, n_parts + 1)]
     assert sum(m.polygon_count for m in parts.meshes) == scene.polygon_count
     assert sum(len(m.tri_face) for m in parts.meshes) == scene.triangle_count
     areas = [m.area() for m in parts.meshes]

@@ -1,7 +1,12 @@
-"""Segmentation: real geometry in, one label per face out, the same every time."""
+"""Segmentation: real geometry in, one label per face out, the same every time; one merge tree
+per model whose cuts give exactly the asked count, nest across granularities, and never join
+separate meshes or pieces."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +18,14 @@ from part3d.io.meshes import build_mesh
 from part3d.model import Scene
 from part3d.segment import SegmentOptions, segment, segment_mesh
 
-PSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "psb"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PSB = SHARED / "data" / "psb"
+REAL = SHARED / "data" / "real"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 
-def _psb_mesh(model_id: int):
-    z = np.load(PSB / f"{model_id}.npz")
+def _psb_mesh(model_id: int, folder: Path = PSB):
+    z = np.load(folder / f"{model_id}.npz")
     faces = z["faces"].astype(np.int64)
     return build_mesh(
         str(model_id),
@@ -32,12 +40,35 @@ def _from_trimesh(tm: trimesh.Trimesh, name: str = "m"):
     return build_mesh(name, tm.vertices, faces.reshape(-1), np.arange(0, 3 * len(faces) + 1, 3))
 
 
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    pairs = np.unique(np.stack([a, b], axis=1), axis=0)
+    return len(pairs) == len(np.unique(a)) == len(np.unique(b))
+
+
 def test_labels_are_identical_for_identical_input() -> None:
     mesh, _ = _psb_mesh(1)
     a = segment_mesh(mesh, SegmentOptions(seed=7))
     b = segment_mesh(mesh, SegmentOptions(seed=7))
     assert a.shape == (mesh.polygon_count,)
     np.testing.assert_array_equal(a, b)
+
+
+def test_labels_are_identical_in_a_fresh_process() -> None:
+    """Nothing depends on process state (hash seeds, thread counts): a second interpreter with
+    another hash seed gives the same labels."""
+    mesh, _ = _psb_mesh(241)
+    here = segment_mesh(mesh, SegmentOptions()).tolist()
+    here_dir = str(Path(__file__).resolve().parent)
+    code = (
+        f"import sys, json; sys.path.insert(0, {here_dir!r}); import test_segment as t; "
+        "from part3d.segment import segment_mesh; m, _ = t._psb_mesh(241); "
+        "print(json.dumps(segment_mesh(m).tolist()))"
+    )
+    env = {"PYTHONHASHSEED": "12345", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert json.loads(proc.stdout) == here
 
 
 def test_parts_are_numbered_by_decreasing_area() -> None:
@@ -48,11 +79,52 @@ def test_parts_are_numbered_by_decreasing_area() -> None:
     assert (np.diff(area) <= 0).all()
 
 
-def test_asked_part_count_is_honoured() -> None:
+@pytest.mark.parametrize("parts", [1, 2, 6, 13])
+def test_asked_part_count_is_exact(parts: int) -> None:
     mesh, _ = _psb_mesh(181)  # a hand
-    for parts in (2, 6):
-        labels = segment_mesh(mesh, SegmentOptions(parts=parts))
-        assert labels.max() + 1 == parts
+    seg = segment(Scene([mesh]), SegmentOptions(parts=parts))
+    assert seg.part_count == parts
+    assert seg.warning is None
+
+
+def test_asked_part_count_counts_the_whole_model(models: Path) -> None:
+    scene = load(models / "2CylinderEngine.glb")
+    base = segment(scene, SegmentOptions(parts=1))
+    least = base.part_count
+    assert least >= len([m for m in scene.meshes if m.polygon_count])
+    assert "cannot have fewer than" in base.warning and str(least) in base.warning
+    more = base.cut(parts=least + 5)
+    assert more.part_count == least + 5 and more.warning is None
+
+
+def test_too_many_parts_says_the_most_possible() -> None:
+    mesh, _ = _psb_mesh(181)
+    seg = segment(Scene([mesh]), SegmentOptions(parts=100_000))
+    assert seg.part_count == seg.tree.max_parts < 100_000
+    assert "more than" in seg.warning
+
+
+def test_cuts_of_one_tree_nest() -> None:
+    """Every coarse part is a union of balanced parts, every balanced part of fine parts; and a
+    cut with more parts refines one with fewer."""
+    mesh, _ = _psb_mesh(381)  # a four-legged animal
+    seg = segment(Scene([mesh]))
+    levels = [seg.cut(granularity=g).labels[0] for g in ("coarse", "balanced", "fine")]
+    counts = [int(lab.max()) + 1 for lab in levels]
+    assert counts == sorted(counts) and counts[0] < counts[2]
+    for coarse, fine in zip(levels, levels[1:], strict=False):
+        # each fine part lies inside exactly one coarse part
+        pairs = np.unique(np.stack([fine, coarse], axis=1), axis=0)
+        assert len(pairs) == len(np.unique(fine))
+    a, b = seg.cut(parts=4).labels[0], seg.cut(parts=9).labels[0]
+    assert len(np.unique(np.stack([b, a], axis=1), axis=0)) == 9
+
+
+def test_recutting_matches_segmenting_again() -> None:
+    mesh, _ = _psb_mesh(1)
+    seg = segment(Scene([mesh]))
+    again = segment(Scene([mesh]), SegmentOptions(parts=7)).labels[0]
+    np.testing.assert_array_equal(seg.cut(parts=7).labels[0], again)
 
 
 def test_separate_pieces_of_one_mesh_are_separate_parts() -> None:
@@ -66,6 +138,17 @@ def test_separate_pieces_of_one_mesh_are_separate_parts() -> None:
     assert labels[0] != labels[12]
 
 
+def test_a_smooth_convex_surface_is_one_part_however_dense() -> None:
+    for subdivisions in (2, 5):
+        sphere = trimesh.creation.icosphere(subdivisions=subdivisions)
+        rng = np.random.default_rng(0)
+        sphere.vertices *= 1 + 0.002 * rng.standard_normal((len(sphere.vertices), 1))
+        stretched = sphere.vertices * [1.0, 0.6, 0.4]
+        mesh = build_mesh("s", stretched, sphere.faces.reshape(-1),
+                          np.arange(0, 3 * len(sphere.faces) + 1, 3))  # fmt: skip
+        assert segment_mesh(mesh).max() == 0
+
+
 def test_a_tiny_separate_piece_joins_its_nearest_part() -> None:
     big = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
     speck = trimesh.creation.box(extents=(0.01, 0.01, 0.01))
@@ -74,12 +157,18 @@ def test_a_tiny_separate_piece_joins_its_nearest_part() -> None:
     assert labels.max() == 0
 
 
-def test_separate_meshes_are_labelled_separately(models: Path) -> None:
-    scene = load(models / "jeep1.fbx")
+def test_separate_meshes_never_share_a_part(models: Path) -> None:
+    """On a multi-mesh CAD model every mesh is at least one part, and no cut of the tree joins
+    faces of two meshes or of two pieces."""
+    scene = load(models / "2CylinderEngine.glb")
     seg = segment(scene)
     assert len(seg.labels) == len(scene.meshes)
     for mesh, labels in zip(scene.meshes, seg.labels, strict=True):
         assert labels.shape == (mesh.polygon_count,)
+    # The balanced cut of a CAD assembly does not shatter its meshes: fins stay whole.
+    nonempty = sum(1 for m in scene.meshes if m.polygon_count)
+    assert seg.part_count <= 1.5 * seg.tree.roots
+    assert seg.tree.roots >= nonempty
 
 
 def test_faces_without_area_take_a_neighbours_part(tmp_path: Path) -> None:
@@ -90,14 +179,53 @@ def test_faces_without_area_take_a_neighbours_part(tmp_path: Path) -> None:
     assert labels.tolist() == [0, 0, 0]
 
 
+def test_only_degenerate_faces_segment_to_one_part() -> None:
+    v = np.zeros((300, 3))
+    v[:, 0] = np.arange(300)
+    faces = np.arange(297).reshape(-1, 3)
+    mesh = build_mesh("flat", v, faces.reshape(-1), np.arange(0, 3 * len(faces) + 1, 3))
+    assert segment_mesh(mesh).tolist() == [0] * len(faces)
+
+
 @pytest.mark.parametrize("model_id", [21, 141])
 def test_benchmark_models_segment_into_plausible_parts(model_id: int) -> None:
-    from_bench = _psb_mesh(model_id)
-    mesh, z = from_bench
+    mesh, z = _psb_mesh(model_id)
     labels = segment_mesh(mesh, SegmentOptions())
     humans = [int(s.max()) + 1 for s in z["segs"]]
     assert 2 <= labels.max() + 1 <= 3 * max(humans)
 
 
+@pytest.mark.parametrize("name,lo,hi", [("spot.obj", 5, 12), ("screwdriver.off", 2, 4)])
+def test_real_models_get_the_count_a_person_would_cut(name: str, lo: int, hi: int) -> None:
+    assert lo <= segment(load(REAL / name)).part_count <= hi
+
+
+def test_a_remeshed_model_scores_like_its_clean_version(tmp_path: Path) -> None:
+    """The same shape, remeshed the way image-to-3D generators make meshes (marching cubes on
+    a blurred occupancy grid), is cut about as well against the same human labels."""
+    pytest.importorskip("skimage")
+    from psb_metrics import rand_index_error
+
+    model_id = 245  # a bird
+    subprocess.run(
+        [sys.executable, str(SHARED / "tools" / "make_psb_aigc.py"), str(PSB), str(tmp_path),
+         "--ids", str(model_id), "--res", "128"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    scores = []
+    for folder in (PSB, tmp_path):
+        mesh, z = _psb_mesh(model_id, folder)
+        labels = segment_mesh(mesh).astype(np.int64)
+        scores.append(np.mean([rand_index_error(labels, s.astype(np.int64)) for s in z["segs"]]))
+    clean, remeshed = scores
+    assert clean < 0.2 and remeshed < 0.2
+    assert abs(remeshed - clean) < 0.08, scores
+
+
 def test_empty_scene_segments_to_nothing() -> None:
     assert segment(Scene()).labels == []
+
+
+def test_unknown_granularity_is_refused() -> None:
+    with pytest.raises(ValueError, match="granularity"):
+        segment(Scene(), SegmentOptions(granularity="medium"))

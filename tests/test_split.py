@@ -63,14 +63,27 @@ def test_split_is_deterministic_and_takes_a_part_count(models: Path, tmp_path: P
             "-o",
             str(tmp_path / folder),
             "--parts",
-            "3",
+            "10",
             "--formats",
             "json",
         )
         assert proc.returncode == 0, proc.stderr
         runs.append((tmp_path / folder / "mar_rifle_segmentation.json").read_text())
     assert runs[0] == runs[1]
-    assert len(json.loads(runs[0])) == 3
+    assert len(json.loads(runs[0])) == 10
+
+
+def test_split_says_when_the_asked_count_is_too_low(models: Path, tmp_path: Path) -> None:
+    proc = part3d(
+        "split", str(models / "mar_rifle.fbx"), "-o", str(tmp_path), "--parts", "3",
+        "--formats", "json", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    warning = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "cannot have fewer than 8 parts" in warning[0]
+    summary = json.loads(proc.stdout)
+    assert summary["parts_requested"] == 3 and summary["parts_achieved"] == 8
+    assert len(json.loads((tmp_path / "mar_rifle_segmentation.json").read_text())) == 8
 
 
 def test_split_of_a_corrupt_file_is_one_line(fbx_dir: Path, tmp_path: Path) -> None:

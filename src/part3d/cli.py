@@ -173,9 +173,18 @@ def cmd_split(args) -> int:
         )
     out_dir = Path(args.output) if args.output else src.resolve().parent
     options = PipelineOptions(formats=formats)
-    options = replace(options, segment=replace(options.segment, parts=args.parts, seed=args.seed))
+    options = replace(
+        options,
+        segment=replace(
+            options.segment, parts=args.parts, seed=args.seed, granularity=args.granularity
+        ),
+    )
+
+    def warn(message: str) -> None:
+        print(f"part3d: warning: {message}", file=sys.stderr)
+
     if args.json or not sys.stderr.isatty():
-        result = run(src, out_dir, options)
+        result = run(src, out_dir, options, warn=warn)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -191,7 +200,7 @@ def cmd_split(args) -> int:
             def progress(stage: str, done: int, total: int) -> None:
                 bar.update(task, description=f"{src.name}: {stage}", completed=done, total=total)
 
-            result = run(src, out_dir, options, progress)
+            result = run(src, out_dir, options, progress, warn=warn)
     if args.json:
         print(json.dumps({"input": str(src), **result.summary()}, indent=2))
         return 0
@@ -371,7 +380,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_parts_arg,
         default=None,
         metavar="N|auto",
-        help="number of parts per mesh (default: auto)",
+        help="number of parts for the whole model (default: auto; at least one per mesh "
+        "and separate piece)",
+    )
+    p.add_argument(
+        "--granularity",
+        choices=("coarse", "balanced", "fine"),
+        default="balanced",
+        help="how finely to cut when --parts is auto: coarse (about 3-6 parts on one "
+        "surface), balanced (6-15, default) or fine (15 and more)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")

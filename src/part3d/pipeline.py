@@ -43,12 +43,20 @@ class JobResult:
     timings: dict[str, float]
     meshes: int
     faces: int
+    #: The part count asked for (None: automatic) and the reason it could not be met.
+    requested: int | None = None
+    warning: str | None = None
+    granularity: str = "balanced"
 
     def summary(self) -> dict:
         return {
             "outputs": {k: str(v) for k, v in self.outputs.items()},
             "meshes": self.meshes,
             "faces": self.faces,
+            "parts_requested": self.requested if self.requested is not None else "auto",
+            "parts_achieved": len(self.parts),
+            "granularity": self.granularity,
+            "warning": self.warning,
             "parts": self.parts,
             "seconds": {k: round(v, 4) for k, v in self.timings.items()},
         }
@@ -71,8 +79,12 @@ def run(
     out_dir: str | Path,
     options: PipelineOptions | None = None,
     progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> JobResult:
-    """Split the model at ``input_path`` into parts and write the outputs to ``out_dir``."""
+    """Split the model at ``input_path`` into parts and write the outputs to ``out_dir``.
+
+    ``warn`` is called with a one-line message when the asked part count cannot be met (the
+    least or most possible count is used instead); the result carries it too."""
     options = options or PipelineOptions()
     input_path, out_dir = Path(input_path), Path(out_dir)
     unknown = [f for f in options.formats if f not in FORMATS]
@@ -104,6 +116,8 @@ def run(
             )
     with stage("segment"):
         segmentation = segment(scene, options.segment)
+        if segmentation.warning and warn:
+            warn(segmentation.warning)
     with stage("split"):
         parts = split(scene, segmentation)
         info = to_info(scene, segmentation)
@@ -124,7 +138,16 @@ def run(
     part_list = [
         {"name": name, "faces": len(v["face_ids"]), "color": v["color"]} for name, v in info.items()
     ]
-    return JobResult(paths, part_list, timings, len(scene.meshes), scene.polygon_count)
+    return JobResult(
+        paths,
+        part_list,
+        timings,
+        len(scene.meshes),
+        scene.polygon_count,
+        requested=options.segment.parts,
+        warning=segmentation.warning,
+        granularity=options.segment.granularity,
+    )
 
 
 class _Timer:

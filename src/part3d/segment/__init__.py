@@ -1,197 +1,363 @@
 """Part segmentation: ``segment(scene, options) -> Segmentation``.
 
-Parts the file already has are kept: separate meshes stay separate parts, and within a mesh
-each connected component (after welding coincident vertices) is a part of its own unless it is
-tiny. Within one connected surface, parts are found from geometry (``spectral``): boundaries
-follow concave creases and necks. Labels are per face, with the face ids of
-``part3d.model`` (a polygon's index in its mesh, in file order), and identical input and
-options give identical labels.
+One merge tree per model (``tree.MergeTree``). Its roots are the parts the file already has:
+every mesh, and within a mesh every connected piece (after welding coincident vertices) that is
+not a speck; specks join the nearest piece of their mesh. Each piece is reduced to a proxy of
+bounded size on which the boundary evidence is measured at the model's scale
+(``evidence``: concave curvature from smoothed normals, thickness), over-segmented into leaves
+(``spectral``: crease-respecting patches, spectral embedding, k-means), and the leaves'
+boundaries are moved onto creases by minimum cuts (``refine``). Leaves merge in order of
+evidence; the cut is chosen where the evidence has its largest gap (``granularity``), or to
+give exactly ``parts`` parts for the whole model.
+
+Labels are per face, with the face ids of ``part3d.model`` (a polygon's index in its mesh, in
+file order); identical input and options give identical labels.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from scipy.cluster.vq import kmeans2
 from scipy.spatial import cKDTree
 
 from part3d.model import Mesh, Scene
-from part3d.segment.graph import concave_crease, convex_bend, face_graph, triangle_frames, weld
-from part3d.segment.spectral import polygon_graph, segment_polygons
+from part3d.segment.evidence import build_proxy, thickness
+from part3d.segment.graph import components, face_graph, triangle_frames, weld
+from part3d.segment.refine import refine_boundaries
+from part3d.segment.spectral import make_patches, spectral_embedding, split_disconnected, symmetric
+from part3d.segment.tree import GRANULARITY, MergeTree, assemble, build_piece_merges
 
-__all__ = ["SegmentOptions", "Segmentation", "rank_by_area", "segment", "segment_mesh"]
+__all__ = [
+    "GRANULARITY",
+    "SegmentOptions",
+    "Segmentation",
+    "rank_by_area",
+    "segment",
+    "segment_mesh",
+]
 
 
 @dataclass(frozen=True)
 class SegmentOptions:
-    """How to segment. ``parts`` None finds the part count automatically; an integer asks for
-    that many parts per mesh (fewer when the mesh has fewer faces). ``seed`` makes the random
+    """How to segment.
+
+    ``parts`` None cuts the merge tree where its evidence has the largest gap, within the
+    bounds of ``granularity`` (coarse, balanced, fine); an integer asks for exactly that many
+    parts for the whole model (at least one per mesh and piece). ``seed`` makes the random
     choices (patch seeds, k-means) repeatable."""
 
     parts: int | None = None
+    granularity: str = "balanced"
     seed: int = 0
-    patches: int = 2000
+    #: Faces of the proxy of the whole model (each piece gets its share of the area).
+    proxy_faces: int = 8000
+    #: Leaves of the merge tree for the whole model (each piece its share of the area).
+    leaves: int = 40
+    patches: int = 1500
     eigenvectors: int = 16
-    oversegment: int = 30
-    merge_threshold: float = 1.1
-    boundary_crease_weight: float = 8.0
-    convex_merge: float = 6.0
+    #: Radius of the normal smoothing, as a fraction of the model's diagonal.
+    smoothing: float = 0.02
+    #: Concavity counts above its average over this many smoothing radii (0: raw).
+    background: float = 3.0
+    #: Curvature (in 1/diagonal) that counts as one unit of crease.
+    crease_scale: float = 10.0
     barrier: float = 30.0
+    boundary_crease_weight: float = 3.0
+    convex_merge: float = 2.0
+    #: Multiplies the evidence levels of the granularities (above 1: fewer cuts).
+    evidence_scale: float = 1.0
+    thickness_weight: float = 10.0
+    evidence: str = "crease"
+    #: How much a short boundary (a neck) raises the evidence of a cut.
+    neck: float = 1.0
+    #: Leaves smaller than this fraction of their piece merge first.
     min_part_area: float = 0.01
-    crease_floor: float = 0.05
-    #: Meshes with more faces are segmented through a simplified copy (fast-simplification),
-    #: and every original face takes the label of the nearest simplified face.
-    max_faces: int = 100_000
+    #: Pieces smaller than this fraction of their mesh join the nearest larger piece.
+    min_piece_area: float = 0.01
+    #: ... and pieces smaller than this fraction of the whole model's area.
+    min_speck: float = 0.001
+    #: Width of the band a boundary may move in, times sqrt(smaller segment area).
+    band: float = 0.25
 
 
 @dataclass
 class Segmentation:
     """``labels[i]`` (p_i,) int32: the part of each face of ``scene.meshes[i]``; parts are
-    numbered 0..k_i-1 per mesh, largest surface area first."""
+    numbered 0..k_i-1 per mesh, largest surface area first.
+
+    ``tree`` and ``leaves`` (per mesh, the leaf of each face) let ``cut`` choose another
+    number of parts without segmenting again. ``requested`` is the part count asked for
+    (None: automatic); ``warning`` says why it could not be met."""
 
     labels: list[np.ndarray] = field(default_factory=list)
+    tree: MergeTree | None = None
+    leaves: list[np.ndarray] = field(default_factory=list)
+    areas: list[np.ndarray] = field(default_factory=list)
+    options: SegmentOptions = field(default_factory=SegmentOptions)
+    requested: int | None = None
+    warning: str | None = None
 
     @property
     def part_counts(self) -> list[int]:
         return [int(lab.max()) + 1 if len(lab) else 0 for lab in self.labels]
 
+    @property
+    def part_count(self) -> int:
+        return sum(self.part_counts)
+
+    def cut(self, parts: int | None = None, granularity: str | None = None) -> Segmentation:
+        """The same tree cut for ``parts`` parts (or automatically at ``granularity``)."""
+        if self.tree is None:
+            raise ValueError("this segmentation has no merge tree to cut")
+        options = replace(
+            self.options, parts=parts, granularity=granularity or self.options.granularity
+        )
+        return _cut(self.tree, self.leaves, self.areas, options)
+
 
 def segment(scene: Scene, options: SegmentOptions | None = None) -> Segmentation:
     """A part label for every face of every mesh of ``scene``."""
     options = options or SegmentOptions()
-    return Segmentation([segment_mesh(mesh, options) for mesh in scene.meshes])
-
-
-def segment_mesh(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
-    """(p,) int32 part label per face of one mesh, parts ordered by decreasing area."""
-    p = mesh.polygon_count
-    if p == 0:
-        return np.zeros(0, dtype=np.int32)
-    if len(mesh.tri_face) > options.max_faces:
-        return _segment_simplified(mesh, options)
-    return _segment_full(mesh, options)
-
-
-def _segment_full(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
-    p = mesh.polygon_count
-    triangles = mesh.triangles
-    tri_face = mesh.tri_face.astype(np.int64)
-    normals, tri_area, centroids = triangle_frames(mesh.vertices, triangles)
-    welded, positions = weld(mesh.vertices, triangles)
-    graph = face_graph(welded)
-    graph.set_lengths(positions)
-    # Orient outward: concavity is judged along the normals.
-    if float(np.einsum("ij,ij->", centroids, normals * tri_area[:, None])) < 0:
-        normals = -normals
-    crease = concave_crease(graph, normals, centroids, floor=options.crease_floor)
-    convex = convex_bend(graph, normals, centroids)
-    pairs, length, (pcrease, pconvex) = polygon_graph(
-        tri_face, p, graph.pairs, graph.edge_length, crease, convex
-    )
-
-    area = np.bincount(tri_face, weights=tri_area, minlength=p)
-    has_area = area > 0
-    weight = np.where(has_area, area, 1.0)
-    pcent = (
-        np.stack(
-            [
-                np.bincount(tri_face, weights=centroids[:, i] * tri_area, minlength=p)
-                for i in range(3)
-            ],
-            axis=1,
+    if options.granularity not in GRANULARITY:
+        raise ValueError(
+            f"unknown granularity {options.granularity!r} (choose from {', '.join(GRANULARITY)})"
         )
-        / weight[:, None]
-    )
-    pnorm = np.stack(
-        [np.bincount(tri_face, weights=normals[:, i] * tri_area, minlength=p) for i in range(3)],
-        axis=1,
-    )
-    # Faces without area (points, lines, degenerate polygons) take their nearest neighbour's
-    # part afterwards; segment the rest.
-    live = np.flatnonzero(has_area)
-    labels = np.zeros(p, dtype=np.int64)
-    if len(live):
-        remap = np.full(p, -1, dtype=np.int64)
-        remap[live] = np.arange(len(live))
-        keep = has_area[pairs[:, 0]] & has_area[pairs[:, 1]]
-        sub_pairs = remap[pairs[keep]]
-        sub = segment_polygons(
-            area[live],
-            pnorm[live],
-            pcent[live],
-            sub_pairs,
-            length[keep],
-            pcrease[keep],
-            pconvex[keep],
-            parts=options.parts,
-            seed=options.seed,
-            patches=options.patches,
-            eigenvectors=options.eigenvectors,
-            oversegment=options.oversegment,
-            merge_threshold=options.merge_threshold,
-            boundary_crease_weight=options.boundary_crease_weight,
-            convex_merge=options.convex_merge,
-            barrier=options.barrier,
-            min_part_area=options.min_part_area,
+    rng = np.random.default_rng(options.seed)
+    meshes = [_MeshData.of(mesh) for mesh in scene.meshes]
+    points = [m.vertices for m in meshes if len(m.vertices)]
+    if points:
+        allp = np.concatenate(points)
+        diagonal = float(np.linalg.norm(allp.max(axis=0) - allp.min(axis=0)))
+    else:
+        diagonal = 1.0
+    diagonal = diagonal if diagonal > 0 else 1.0
+    total_area = sum(float(m.tri_area.sum()) for m in meshes) or 1.0
+    leaves_total = max(options.leaves, (options.parts or 0) + 8)
+
+    next_leaf = 0
+    roots = 0
+    merges: list[tuple[int, int]] = []
+    heights: list[float] = []
+    leaf_of_face: list[np.ndarray] = []
+    for m in meshes:
+        tri_leaf = np.zeros(len(m.tri_area), dtype=np.int64)
+        for piece in m.pieces(options.min_piece_area, options.min_speck * total_area):
+            share = float(m.tri_area[piece].sum()) / total_area
+            k = int(round(leaves_total * share))
+            local, piece_merges, piece_heights = _segment_piece(
+                m, piece, k, share, diagonal, options, rng
+            )
+            tri_leaf[piece] = local + next_leaf
+            merges.extend((a + next_leaf, b + next_leaf) for a, b in piece_merges)
+            heights.extend(piece_heights)
+            next_leaf += int(local.max()) + 1 if len(local) else 1
+            roots += 1
+        leaf_of_face.append(m.face_labels(tri_leaf))
+    tree = assemble(next_leaf, roots, merges, heights)
+    areas = [m.polygon_area for m in meshes]
+    return _cut(tree, leaf_of_face, areas, options)
+
+
+def segment_mesh(mesh: Mesh, options: SegmentOptions | None = None) -> np.ndarray:
+    """(p,) part label per face of one mesh segmented on its own (``segment`` of a scene
+    holding only ``mesh``)."""
+    return segment(Scene([mesh]), options).labels[0]
+
+
+def _cut(
+    tree: MergeTree, leaves: list[np.ndarray], areas: list[np.ndarray], options: SegmentOptions
+) -> Segmentation:
+    warning = None
+    if options.parts is not None:
+        if options.parts < tree.roots:
+            warning = (
+                f"the model has {tree.roots} separate meshes and pieces, so it cannot have "
+                f"fewer than {tree.roots} parts; made {tree.roots}"
+            )
+        elif options.parts > tree.max_parts:
+            warning = (
+                f"the model cannot be cut into more than {tree.max_parts} parts; "
+                f"made {tree.max_parts}"
+            )
+        cuts = options.parts - tree.roots
+    else:
+        cuts = tree.auto_cuts(options.granularity, options.evidence_scale)
+    part_of_leaf = tree.labels(cuts)
+    labels = [
+        rank_by_area(part_of_leaf[leaf], area) if len(leaf) else np.zeros(0, dtype=np.int32)
+        for leaf, area in zip(leaves, areas, strict=True)
+    ]
+    return Segmentation(labels, tree, leaves, areas, options, options.parts, warning)
+
+
+@dataclass
+class _MeshData:
+    """One mesh's triangles, welded for connectivity, with areas and centroids."""
+
+    mesh: Mesh
+    vertices: np.ndarray
+    welded: np.ndarray
+    positions: np.ndarray
+    tri_area: np.ndarray
+    centroids: np.ndarray
+    tri_face: np.ndarray
+    polygon_area: np.ndarray
+
+    @classmethod
+    def of(cls, mesh: Mesh) -> _MeshData:
+        triangles = mesh.triangles
+        tri_face = mesh.tri_face.astype(np.int64)
+        _, tri_area, centroids = triangle_frames(mesh.vertices, triangles)
+        welded, positions = weld(mesh.vertices, triangles)
+        polygon_area = np.bincount(tri_face, weights=tri_area, minlength=mesh.polygon_count)
+        return cls(
+            mesh, mesh.vertices, welded, positions, tri_area, centroids, tri_face, polygon_area
         )
-        labels[live] = sub
-        sub = _absorb_tiny_components(sub, area[live], pcent[live], options.min_part_area)
-        labels[live] = sub
-    dead = np.flatnonzero(~has_area)
+
+    def pieces(self, min_share: float, min_area: float) -> list[np.ndarray]:
+        """Triangle ids of each connected piece; specks (under ``min_share`` of the mesh's
+        area, or under ``min_area``) join the nearest larger piece. Largest first."""
+        t = len(self.welded)
+        if t == 0:
+            return []
+        n, comp = components(t, face_graph(self.welded))
+        if n == 1:
+            return [np.arange(t)]
+        area = np.bincount(comp, weights=self.tri_area, minlength=n)
+        total = float(area.sum())
+        big = (area >= min_share * total) & (area >= min_area)
+        big[int(np.argmax(area))] = True
+        if not big.all():
+            big_tris = np.flatnonzero(big[comp])
+            small_tris = np.flatnonzero(~big[comp])
+            _, near = cKDTree(self.centroids[big_tris]).query(self.centroids[small_tris])
+            small_comp = comp[small_tris]
+            target = comp[big_tris[near]]
+            # A whole speck goes to the piece most of its triangles are nearest to.
+            key = small_comp.astype(np.int64) * n + target
+            uniq, counts = np.unique(key, return_counts=True)
+            best = {}
+            for k, c in zip(uniq.tolist(), counts.tolist(), strict=True):
+                s = k // n
+                if s not in best or c > best[s][0]:
+                    best[s] = (c, k % n)
+            remap = np.arange(n)
+            for s, (_, dst) in best.items():
+                remap[s] = dst
+            comp = remap[comp]
+        groups = np.unique(comp, return_inverse=True)[1]
+        garea = np.bincount(groups, weights=self.tri_area)
+        order = np.lexsort((np.arange(len(garea)), -garea))
+        return [np.flatnonzero(groups == g) for g in order]
+
+    def face_labels(self, tri_label: np.ndarray) -> np.ndarray:
+        """(p,) the label of each polygon's largest triangle; polygons without triangles
+        (points, lines) take the label of the nearest polygon that has one."""
+        p = self.mesh.polygon_count
+        out = np.full(p, -1, dtype=np.int64)
+        if len(tri_label):
+            order = np.lexsort((self.tri_area, self.tri_face))
+            out[self.tri_face[order]] = tri_label[order]  # the last write (largest) wins
+        missing = np.flatnonzero(out < 0)
+        if len(missing):
+            have = np.flatnonzero(out >= 0)
+            if len(have) == 0:
+                return np.zeros(p, dtype=np.int64)
+            means = _polygon_vertex_means(self.mesh)
+            _, near = cKDTree(means[have]).query(means[missing])
+            out[missing] = out[have[near]]
+        return out
+
+
+def _segment_piece(
+    m: _MeshData,
+    piece: np.ndarray,
+    k: int,
+    share: float,
+    diagonal: float,
+    options: SegmentOptions,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[tuple[int, int]], list[float]]:
+    """Leaves of one piece: (t_piece,) local leaf per triangle, and the piece's merges."""
+    live = piece[m.tri_area[piece] > 0]
+    if k < 2 or len(live) < 8:
+        return np.zeros(len(piece), dtype=np.int64), [], []
+    used, faces = np.unique(m.welded[live], return_inverse=True)
+    faces = faces.reshape(-1, 3)
+    budget = max(200, int(round(options.proxy_faces * share)))
+    proxy, mapping = build_proxy(m.positions[used], faces, budget, diagonal, options.smoothing)
+    q = len(proxy.faces)
+    k = min(k, max(1, q // 20))
+    if k < 2 or len(proxy.pairs) == 0:
+        return np.zeros(len(piece), dtype=np.int64), [], []
+    crease = proxy.concave / options.crease_scale
+    convex = np.minimum(proxy.convex / options.crease_scale, 3.0)
+    frac = proxy.area / proxy.area.sum()
+    scale = np.sqrt(proxy.area.sum())
+    strength = (
+        (proxy.length / scale)
+        * np.maximum(np.exp(-options.boundary_crease_weight * crease), 1e-3)
+        * (1.0 + options.convex_merge * convex)
+    )
+    n_patches = max(k + 1, int(round(options.patches * min(1.0, share * 1.5))))
+    patch = make_patches(
+        q, frac, proxy.centroids / scale, proxy.pairs, crease, n_patches, rng, options.barrier
+    )
+    n_patch = int(patch.max()) + 1
+    if n_patch <= k:
+        leaf = patch
+    else:
+        pa, pb = patch[proxy.pairs[:, 0]], patch[proxy.pairs[:, 1]]
+        cross = pa != pb
+        w = symmetric(n_patch, np.stack([pa[cross], pb[cross]], axis=1), strength[cross])
+        w.sum_duplicates()
+        emb = spectral_embedding(w, options.eigenvectors)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an empty cluster is fine: fewer leaves
+            _, patch_label = kmeans2(emb, k, minit="++", seed=rng, iter=30)
+        leaf = patch_label[patch]
+    leaf = split_disconnected(leaf, proxy.pairs)
+    cut_weight = proxy.length * np.exp(-options.boundary_crease_weight * crease)
+    leaf = refine_boundaries(
+        leaf, proxy.pairs, cut_weight, proxy.centroids, proxy.area, options.band
+    )
+    leaf = np.unique(leaf, return_inverse=True)[1]
+    n_leaf = int(leaf.max()) + 1
+    leaf_area = np.bincount(leaf, weights=frac, minlength=n_leaf)
+    la, lb = leaf[proxy.pairs[:, 0]], leaf[proxy.pairs[:, 1]]
+    cross = la != lb
+    if options.thickness_weight > 0:
+        sdf = thickness(proxy, diagonal)
+        leaf_thick = np.bincount(leaf, weights=sdf * frac, minlength=n_leaf) / np.maximum(
+            leaf_area, 1e-300
+        )
+    else:
+        leaf_thick = np.ones(n_leaf)
+    merges, heights = build_piece_merges(
+        leaf_area,
+        np.stack([la[cross], lb[cross]], axis=1),
+        proxy.length[cross],
+        proxy.length[cross] * proxy.concave[cross],
+        cut_weight[cross],
+        leaf_thick,
+        mode=options.evidence,
+        scale=scale,
+        min_area=options.min_part_area,
+        thickness_weight=options.thickness_weight,
+        neck=options.neck,
+    )
+    # Back to the piece's triangles (dead ones: the nearest live triangle's leaf).
+    tri_leaf = np.zeros(len(piece), dtype=np.int64)
+    pos = np.searchsorted(piece, live)
+    tri_leaf[pos] = leaf[mapping]
+    dead = np.flatnonzero(m.tri_area[piece] <= 0)
     if len(dead):
-        corner_centroid = _polygon_vertex_means(mesh)[dead]
-        if len(live):
-            _, nearest = cKDTree(pcent[live]).query(corner_centroid)
-            labels[dead] = labels[live][nearest]
-    return rank_by_area(labels, area)
-
-
-def _segment_simplified(mesh: Mesh, options: SegmentOptions) -> np.ndarray:
-    """Segment a simplified copy of a big mesh and carry the labels back to every face."""
-    import fast_simplification
-
-    welded, positions = weld(mesh.vertices, mesh.triangles)
-    points, faces = fast_simplification.simplify(
-        positions.astype(np.float64), welded.astype(np.int64), target_count=options.max_faces
-    )
-    small = Mesh(
-        name=mesh.name,
-        vertices=np.asarray(points, dtype=np.float64),
-        corners=np.asarray(faces, dtype=np.int32).reshape(-1),
-        offsets=np.arange(0, 3 * len(faces) + 1, 3, dtype=np.int32),
-        tri_corners=np.arange(3 * len(faces), dtype=np.int32).reshape(-1, 3),
-        tri_face=np.arange(len(faces), dtype=np.int32),
-        face_material=np.zeros(len(faces), dtype=np.int32),
-    )
-    small_labels = _segment_full(small, options)
-    small_centroids = small.vertices[small.triangles].mean(axis=1)
-    centroids = _polygon_vertex_means(mesh)
-    _, nearest = cKDTree(small_centroids).query(centroids, workers=-1)
-    return rank_by_area(small_labels[nearest], mesh.polygon_areas())
-
-
-def _absorb_tiny_components(
-    labels: np.ndarray, area: np.ndarray, centroids: np.ndarray, min_area: float
-) -> np.ndarray:
-    """Segments under ``min_area`` of the mesh that are still separate (disconnected pieces)
-    join the segment of the nearest polygon outside them."""
-    total = area.sum()
-    if total <= 0:
-        return labels
-    seg_area = np.bincount(labels, weights=area) / total
-    present = np.bincount(labels) > 0
-    tiny = present & (seg_area < min_area)
-    if not tiny.any() or not (present & ~tiny).any():
-        return labels
-    big_faces = np.flatnonzero(~tiny[labels])
-    tree = cKDTree(centroids[big_faces])
-    out = labels.copy()
-    for s in np.flatnonzero(tiny):
-        faces = np.flatnonzero(labels == s)
-        _, idx = tree.query(centroids[faces])
-        counts = np.bincount(labels[big_faces[idx]])
-        out[faces] = int(np.argmax(counts))
-    return out
+        _, near = cKDTree(m.centroids[live]).query(m.centroids[piece[dead]])
+        tri_leaf[dead] = tri_leaf[pos[near]]
+    return tri_leaf, merges, heights
 
 
 def _polygon_vertex_means(mesh: Mesh) -> np.ndarray:

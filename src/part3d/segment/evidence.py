@@ -1,0 +1,221 @@
+"""Boundary evidence measured at the scale of the model, not of its triangles.
+
+A surface is first reduced to a *proxy* of bounded size (quadric decimation keeps shape and
+creases and drops triangle-scale noise, voxel terraces and tessellation), then its face
+normals are diffused over a neighbourhood proportional to the model's size. The curvature
+across each proxy edge, taken from those smoothed normals and divided by the model's diagonal,
+is the same on a clean mesh, a remeshed one and a noisy scan of the same shape:
+
+* ``concave`` (e,): curvature where the surface folds inward (part boundaries: the minima
+  rule), in units of 1 / diagonal;
+* ``convex`` (e,): where it turns away (a box's edges, a rim), same units.
+
+``thickness`` (q,) is the shape diameter of each proxy face (median length of rays cast
+inward in a cone, with embreex when present), relative to the diagonal: necks are thin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from part3d.segment.graph import face_graph, triangle_frames
+
+
+@dataclass
+class Proxy:
+    """A bounded-size stand-in for one connected surface.
+
+    ``vertices`` (m, 3), ``faces`` (q, 3); ``pairs`` (e, 2) adjacent proxy faces with shared
+    edge ``length`` (e,); ``area`` (q,), ``centroids`` (q, 3), ``normals`` (q, 3) smoothed;
+    ``concave`` / ``convex`` (e,) curvature across each edge in 1/diagonal units.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    pairs: np.ndarray
+    length: np.ndarray
+    area: np.ndarray
+    centroids: np.ndarray
+    normals: np.ndarray
+    concave: np.ndarray
+    convex: np.ndarray
+
+
+def build_proxy(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    budget: int,
+    diagonal: float,
+    smoothing: float,
+    background: float = 0.0,
+) -> tuple[Proxy, np.ndarray]:
+    """The proxy of one welded connected surface (``vertices`` (m, 3), ``faces`` (t, 3)) and,
+    for each input face, the proxy face that stands for it (t,).
+
+    Surfaces with more than ``budget`` faces are decimated to ``budget``; ``smoothing`` is the
+    radius of the normal diffusion as a fraction of ``diagonal`` (the model's)."""
+    t = len(faces)
+    if t > budget:
+        import fast_simplification
+
+        pv, pf = fast_simplification.simplify(
+            vertices.astype(np.float64), faces.astype(np.int64), target_count=budget
+        )
+        pv = np.asarray(pv, dtype=np.float64)
+        pf = np.asarray(pf, dtype=np.int64).reshape(-1, 3)
+        _, parea, _ = triangle_frames(pv, pf)
+        pf = pf[parea > 0]
+        if len(pf) < 4:
+            pv, pf = vertices.astype(np.float64), faces.astype(np.int64)
+            mapping = np.arange(t)
+        else:
+            _, mapping = cKDTree(pv[pf].mean(axis=1)).query(vertices[faces].mean(axis=1))
+    else:
+        pv, pf = vertices.astype(np.float64), faces.astype(np.int64)
+        mapping = np.arange(t)
+    normals, area, centroids = triangle_frames(pv, pf)
+    graph = face_graph(pf)
+    graph.set_lengths(pv)
+    pairs = graph.pairs
+    # Outward: concavity is judged along the normals.
+    if float(np.einsum("ij,ij->", centroids, normals * area[:, None])) < 0:
+        normals = -normals
+    smooth = _diffuse_normals(normals, area, pairs, graph.edge_length, smoothing * diagonal)
+    concave, convex = _edge_curvature(pairs, smooth, centroids, diagonal)
+    if background > 0:
+        concave = _above_background(
+            concave, pairs, area, graph.edge_length, background * smoothing * diagonal
+        )
+    proxy = Proxy(pv, pf, pairs, graph.edge_length, area, centroids, smooth, concave, convex)
+    return proxy, mapping
+
+
+def _face_mean(values: np.ndarray, pairs: np.ndarray, length: np.ndarray, q: int) -> np.ndarray:
+    """(q,) length-weighted mean of per-edge ``values`` over each face's edges."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    w = np.bincount(a, weights=length, minlength=q) + np.bincount(b, weights=length, minlength=q)
+    s = np.bincount(a, weights=length * values, minlength=q) + np.bincount(
+        b, weights=length * values, minlength=q
+    )
+    return np.divide(s, w, out=np.zeros(q), where=w > 0)
+
+
+def _above_background(
+    concave: np.ndarray, pairs: np.ndarray, area: np.ndarray, length: np.ndarray, radius: float
+) -> np.ndarray:
+    """Concavity above its neighbourhood's average (over ``radius``): a crease stands out of
+    its surroundings, while the uniformly concave inside of a tube or a cup does not."""
+    q = len(area)
+    face = _face_mean(concave, pairs, length, q)
+    spread = _diffuse(face[:, None], area, pairs, length, radius)[:, 0]
+    base = 0.5 * (spread[pairs[:, 0]] + spread[pairs[:, 1]])
+    return np.maximum(concave - base, 0.0)
+
+
+def _diffuse(
+    values: np.ndarray, area: np.ndarray, pairs: np.ndarray, length: np.ndarray, radius: float
+) -> np.ndarray:
+    """(q, d) ``values`` averaged over about ``radius`` around each face (area-weighted)."""
+    q = len(values)
+    spacing = float(np.median(length)) if len(length) else 0.0
+    if len(pairs) == 0 or radius <= 0 or spacing <= 0:
+        return values
+    steps = int(np.clip((radius / spacing) ** 2 / 2.0, 1, 200))
+    a, b = pairs[:, 0], pairs[:, 1]
+    w = sp.coo_matrix(
+        (np.concatenate([area[b], area[a]]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+        shape=(q, q),
+    ).tocsr() + sp.diags(area)
+    inv = 1.0 / np.maximum(np.asarray(w.sum(axis=1)).ravel(), 1e-300)
+    out = values.copy()
+    for _ in range(steps):
+        out = (w @ out) * inv[:, None]
+    return out
+
+
+def _diffuse_normals(
+    normals: np.ndarray, area: np.ndarray, pairs: np.ndarray, length: np.ndarray, radius: float
+) -> np.ndarray:
+    """Face normals averaged over about ``radius`` around each face: repeated area-weighted
+    averaging with the edge neighbours (each step spreads by about one face spacing)."""
+    q = len(normals)
+    if len(pairs) == 0 or radius <= 0:
+        return normals
+    spacing = float(np.median(length)) if len(length) else 0.0
+    if spacing <= 0:
+        return normals
+    steps = int(np.clip((radius / spacing) ** 2 / 2.0, 1, 60))
+    a, b = pairs[:, 0], pairs[:, 1]
+    w = sp.coo_matrix(
+        (np.concatenate([area[b], area[a]]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+        shape=(q, q),
+    ).tocsr()
+    w = w + sp.diags(area)
+    deg = np.asarray(w.sum(axis=1)).ravel()
+    inv = 1.0 / np.maximum(deg, 1e-300)
+    out = normals.copy()
+    for _ in range(steps):
+        out = (w @ out) * inv[:, None]
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.divide(out, norm, out=normals.copy(), where=norm > 1e-12)
+
+
+def _edge_curvature(
+    pairs: np.ndarray, normals: np.ndarray, centroids: np.ndarray, diagonal: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normal curvature between adjacent faces along the line joining their centroids, in
+    1/``diagonal`` units: (concave part, convex part), each (e,) and non-negative."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    d = centroids[b] - centroids[a]
+    dist2 = np.einsum("ij,ij->i", d, d)
+    bend = np.einsum("ij,ij->i", normals[b] - normals[a], d)
+    k = np.divide(bend, dist2, out=np.zeros_like(bend), where=dist2 > 0) * diagonal
+    return np.maximum(-k, 0.0), np.maximum(k, 0.0)
+
+
+def thickness(proxy: Proxy, diagonal: float, rays: int = 8) -> np.ndarray:
+    """(q,) shape diameter of each proxy face relative to ``diagonal``: the median distance to
+    the opposite surface along rays cast inward in a 60° cone. Faces whose rays all miss get
+    the median of the others. Uses embreex; without it, returns ones (no evidence)."""
+    q = len(proxy.faces)
+    try:
+        from embreex import rtcore_scene
+        from embreex.mesh_construction import TriangleMesh
+    except ImportError:  # pragma: no cover - embreex is a dependency
+        return np.ones(q)
+    scene = rtcore_scene.EmbreeScene()
+    TriangleMesh(scene, proxy.vertices[proxy.faces].astype(np.float32))
+    n = -proxy.normals
+    # A fixed cone of directions around each inward normal.
+    helper = np.where(np.abs(n[:, [0]]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
+    u = np.cross(n, helper)
+    u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+    v = np.cross(n, u)
+    angles = np.linspace(0, 2 * np.pi, rays, endpoint=False)
+    tilt = np.tan(np.radians(30.0))
+    dirs = [n]
+    for ang in angles:
+        d = n + tilt * (np.cos(ang) * u + np.sin(ang) * v)
+        dirs.append(d / np.linalg.norm(d, axis=1, keepdims=True))
+    dirs = np.concatenate(dirs)
+    eps = 1e-4 * diagonal
+    origins = np.tile(proxy.centroids + eps * n, (rays + 1, 1))
+    dist = scene.run(origins.astype(np.float32), dirs.astype(np.float32), query="DISTANCE").reshape(
+        rays + 1, q
+    )
+    dist = np.where(np.isfinite(dist) & (dist < 1e30), dist, np.inf)
+    # The median over the rays that hit (misses sort last; all-miss faces stay infinite).
+    hits = np.isfinite(dist).sum(axis=0)
+    ordered = np.sort(dist, axis=0)
+    mid = np.maximum(hits - 1, 0) // 2
+    sdf = ordered[mid, np.arange(q)]
+    sdf[hits == 0] = np.nan
+    good = np.isfinite(sdf)
+    if not good.any():
+        return np.ones(q)
+    sdf[~good] = np.median(sdf[good])
+    return sdf / diagonal
