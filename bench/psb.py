@@ -108,8 +108,10 @@ def quick_evaluate(path: str, overrides: dict) -> dict:
     }
 
 
-def evaluate(path: str, overrides: dict, labels_dir: str | None) -> dict:
-    """Segment one PSB model and score it and the references (runs in a worker process)."""
+def evaluate(path: str, overrides: dict, labels_dir: str | None, references: bool = True) -> dict:
+    """Segment one PSB model and score it and the references (runs in a worker process).
+    Without ``references`` only part3d is scored, and without Cut Discrepancy (its distance
+    fields take most of the time on big meshes)."""
     from scipy.cluster.vq import kmeans2
 
     from part3d.io.meshes import build_mesh
@@ -129,6 +131,23 @@ def evaluate(path: str, overrides: dict, labels_dir: str | None) -> dict:
     seconds = time.perf_counter() - t
     if labels_dir:
         np.save(Path(labels_dir) / f"{model_id}.npy", labels.astype(np.int32))
+    if not references:
+        rows = []
+        for seg in segs:
+            gce, lce = consistency_errors(labels, seg)
+            rm, rf, ham = hamming(labels, seg)
+            ri = rand_index_error(labels, seg)
+            rows.append({"ri": ri, "gce": gce, "lce": lce, "rm": rm, "rf": rf,
+                         "hamming": ham, "cd": float("nan")})  # fmt: skip
+        return {
+            "id": model_id,
+            "category": str(z["category"]),
+            "faces": len(faces),
+            "parts": int(labels.max()) + 1,
+            "human_parts": float(np.mean([s.max() + 1 for s in segs])),
+            "seconds": seconds,
+            "part3d": _mean(rows),
+        }
 
     geom = MeshGeometry.of(vertices, faces)
     cache = {id(s): _cut_field(geom, s) for s in segs}
@@ -178,12 +197,12 @@ def table(results: list[dict], method: str) -> dict:
     return {"categories": per_cat, "overall": overall}
 
 
-def render(results: list[dict], overrides: dict, subset: str) -> str:
+def render(results: list[dict], overrides: dict, subset: str, data: str = "") -> str:
     secs = [r["seconds"] for r in results]
-    methods = ("part3d", "one_part", "kmeans", "humans")
+    methods = tuple(m for m in ("part3d", "one_part", "kmeans", "humans") if m in results[0])
     tables = {m: table(results, m) for m in methods}
     lines = [
-        f"Measured by `python bench/psb.py` on {time.strftime('%Y-%m-%d')}: {len(results)} "
+        f"Measured by `python bench/psb.py{data}` on {time.strftime('%Y-%m-%d')}: {len(results)} "
         f"models ({subset}), {os.cpu_count()} cores. Automatic part count"
         + (f", options {overrides}" if overrides else ", default options")
         + ". Each figure is averaged over a model's human segmentations, then over models.",
@@ -215,9 +234,10 @@ def render(results: list[dict], overrides: dict, subset: str) -> str:
         "| category | part3d RI | part3d GCE | part3d CD | k-means RI | humans RI |",
         "|---|---:|---:|---:|---:|---:|",
     ]
+    nan = {"ri": float("nan")}
     for c, o in tables["part3d"]["categories"].items():
-        km = tables["kmeans"]["categories"][c]
-        hu = tables["humans"]["categories"][c]
+        km = tables["kmeans"]["categories"][c] if "kmeans" in tables else nan
+        hu = tables["humans"]["categories"][c] if "humans" in tables else nan
         lines.append(
             f"| {c} | {o['ri']:.3f} | {o['gce']:.3f} | {o['cd']:.3f} | {km['ri']:.3f} "
             f"| {hu['ri']:.3f} |"
@@ -248,6 +268,12 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="only part3d's RI and GCE, no references (tuning)"
     )
+    parser.add_argument(
+        "--no-references",
+        action="store_true",
+        help="score part3d only (every metric but Cut Discrepancy): minutes on big meshes",
+    )
+    parser.add_argument("--title", default="Segmentation (PSB)", help="BENCHMARKS.md section")
     args = parser.parse_args()
 
     from part3d.segment import SegmentOptions
@@ -285,7 +311,10 @@ def main() -> None:
         )
         return
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(evaluate, str(p), overrides, str(args.labels or "")) for p in paths]
+        futures = [
+            pool.submit(evaluate, str(p), overrides, str(args.labels or ""), not args.no_references)
+            for p in paths
+        ]
         results = []
         for i, f in enumerate(futures, 1):
             results.append(f.result())
@@ -296,13 +325,15 @@ def main() -> None:
                 f"{r['seconds']:.2f} s",
                 flush=True,
             )
-    body = render(results, overrides, args.subset)
+    shown = "" if args.data == DEFAULT_DATA else f" --data {args.data.name}"
+    shown += " --no-references" if args.no_references else ""
+    body = render(results, overrides, args.subset, shown)
     print(body)
     print(f"total {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     if not args.no_doc:
-        write_section("Segmentation (PSB)", body)
+        write_section(args.title, body)
 
 
 if __name__ == "__main__":

@@ -191,3 +191,52 @@ def test_envelopes() -> None:
         }
     }
     assert json.loads(failure(errors.InternalError("x")))["Response"]["RequestId"]
+
+
+def test_a_huge_timestamp_is_an_invalid_parameter() -> None:
+    digits = "9" * 400
+    with pytest.raises(errors.InvalidParameter, match="Timestamp"):
+        check(tc3(extra={"x-tc-timestamp": digits}))
+    with pytest.raises(errors.InvalidParameter, match="Timestamp"):
+        check(legacy({"Timestamp": digits}))
+
+
+def test_deeply_nested_json_is_an_invalid_parameter() -> None:
+    body = b'{"JobId": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    with pytest.raises(errors.InvalidParameter, match="nests deeper"):
+        check(tc3(body))
+    # Brackets inside strings are not nesting.
+    assert check(tc3(b'{"JobId": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1"}')).params
+
+
+def test_a_huge_flattened_index_is_refused_at_once() -> None:
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(errors.InvalidParameter, match="over the limit"):
+        check(legacy({"JobId": "1", "Foo.100000000": "1"}))
+    assert time.perf_counter() - start < 0.5
+
+
+def test_node_sdk_signs_the_host_without_its_port() -> None:
+    """Tencent's Node.js SDK puts `host:127.0.0.1` in the CanonicalRequest while it sends
+    `Host: 127.0.0.1:18931` (API.md §3.2)."""
+    req = tc3()
+    headers = {**req.headers, "host": "127.0.0.1"}
+    del headers["authorization"]
+    signed = tc3()
+    # Re-sign over the bare host, then send the Host with its port.
+    payload = sha256_hex(signed.body)
+    canonical = tc3_canonical_request("POST", "", headers, "content-type;host", payload)
+    signature = tc3_signature("example-secret", "2026-01-01", "hunyuan", str(NOW), canonical)
+    sent = {**signed.headers}
+    sent["authorization"] = (
+        "TC3-HMAC-SHA256 Credential=AKIDEXAMPLE/2026-01-01/hunyuan/tc3_request, "
+        f"SignedHeaders=content-type;host, Signature={signature}"
+    )
+    assert sent["host"] == HOST
+    assert check(RawRequest("POST", "", sent, signed.body)).action == "QueryHunyuan3DPartJob"
+    # Another host name is still refused.
+    sent["host"] = "evil.example:18931"
+    with pytest.raises(errors.SignatureFailure):
+        check(RawRequest("POST", "", sent, signed.body))

@@ -443,3 +443,63 @@ def test_result_files_are_named_after_the_input(service, key, files_server) -> N
     resp = _wait(client, models, _submit(client, models, f"{files_server}/jeep1.fbx"))
     names = [f.Url.split("?")[0].rsplit("/", 1)[1] for f in resp.ResultFile3Ds]
     assert names == ["jeep1_parts.obj", "jeep1_parts.fbx", "jeep1_parts.glb", "jeep1_preview.png"]
+
+
+def _server_rss_mb(service) -> float:
+    """Resident memory of the serve process listening on the service's port (MB)."""
+    pid = int(
+        subprocess.run(
+            ["bash", "-c", f"ss -Hltnp 'sport = :{service['port']}' | grep -o 'pid=[0-9]*'"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split("=")[1].split()[0]
+    )  # fmt: skip
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_a_huge_body_is_refused_before_it_is_read(service) -> None:
+    """A 512 MiB POST is answered RequestSizeLimitExceeded from its Content-Length, and a
+    chunked body is cut off once past 10 MiB: the server never holds it, and /healthz stays
+    quick meanwhile."""
+    import http.client
+
+    before = _server_rss_mb(service)
+    conn = http.client.HTTPConnection("127.0.0.1", service["port"], timeout=10)
+    conn.putrequest("POST", "/")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(512 * 1024 * 1024))
+    conn.endheaders()
+    conn.send(b"{" + b" " * 65536)
+    reply = json.loads(conn.getresponse().read())
+    assert reply["Response"]["Error"]["Code"] == "RequestSizeLimitExceeded"
+    conn.close()
+
+    def chunks():
+        block = b" " * (1024 * 1024)
+        for _ in range(64):
+            yield block
+
+    conn = http.client.HTTPConnection("127.0.0.1", service["port"], timeout=30)
+    try:
+        conn.request("POST", "/", body=chunks(), encode_chunked=True,
+                     headers={"Content-Type": "application/json"})  # fmt: skip
+        reply = json.loads(conn.getresponse().read())
+        assert reply["Response"]["Error"]["Code"] == "RequestSizeLimitExceeded"
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server may close the connection while the client is still sending
+    finally:
+        conn.close()
+    start = time.perf_counter()
+    urllib.request.urlopen(f"http://127.0.0.1:{service['port']}/healthz", timeout=5).read()
+    assert time.perf_counter() - start < 0.5
+    assert _server_rss_mb(service) - before < 100
+
+
+def test_a_job_id_that_is_not_one_never_names_a_folder(service) -> None:
+    for job_id in ("..", "%2e%2e", "1234"):
+        url = f"http://127.0.0.1:{service['port']}/files/{job_id}/x.png?expires=9999999999&signature=0"
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(url, timeout=5)
+        assert info.value.code == 404

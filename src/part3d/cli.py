@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -445,6 +446,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("part3d: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`part3d info --json | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -94,6 +94,25 @@ def run(
         )
     if not options.formats:
         raise Part3DError("no output format asked for")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise Part3DError(f"{out_dir}: is a file, not an output folder")
+    created = not out_dir.exists()
+    try:
+        return _run(input_path, out_dir, options, progress, warn)
+    except BaseException:
+        # A failed run leaves no empty folder behind (only the one it made, only if empty).
+        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
+
+
+def _run(
+    input_path: Path,
+    out_dir: Path,
+    options: PipelineOptions,
+    progress: Progress | None,
+    warn: Callable[[str], None] | None,
+) -> JobResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = output_paths(input_path, out_dir, options.formats)
     stages = ["load", "segment", "split", *[f"write {f}" for f in options.formats]]

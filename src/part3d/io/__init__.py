@@ -31,11 +31,11 @@ def _format(path: Path, allowed: tuple[str, ...], verb: str) -> str:
 def load(path: str | Path) -> Scene:
     """Read a model file into a :class:`~part3d.model.Scene` (format by extension)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a model file")
     fmt = _format(path, READ_FORMATS, "read")
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a model file")
     if fmt == "fbx":
         from part3d.io import fbx
 

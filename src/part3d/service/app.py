@@ -15,7 +15,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from part3d.service.config import config, store
 from part3d.service.observe import REQUESTS, metrics
 from part3d.service.tencent import errors
-from part3d.service.tencent.frontdoor import Call, RawRequest, authenticate, failure, success
+from part3d.service.tencent.frontdoor import (
+    MAX_TC3_BODY,
+    Call,
+    RawRequest,
+    authenticate,
+    failure,
+    success,
+)
 from part3d.service.tencent.params import validate_query, validate_submit
 
 log = logging.getLogger("part3d.api")
@@ -136,13 +143,18 @@ def create_app() -> FastAPI:
 
     @app.api_route("/", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
     async def front_door(request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            body = await _read_body(request, MAX_TC3_BODY)
+        except errors.TencentError as exc:
+            REQUESTS.labels("unknown", exc.code).inc()
+            return _reply(failure(exc, request_id))
         raw = RawRequest(
             method=request.method,
             query=request.url.query,
             headers={k.lower(): v for k, v in request.headers.items()},
-            body=await request.body(),
+            body=body,
         )
-        request_id = str(uuid.uuid4())
         started = time.perf_counter()
         action, code, account = raw.headers.get("x-tc-action", ""), "Success", None
         try:
@@ -173,6 +185,9 @@ def create_app() -> FastAPI:
 
     @app.get("/files/{job_id}/{name:path}")
     async def files(job_id: str, name: str, expires: int = 0, signature: str = "") -> Response:
+        # Job ids are 19 digits (API.md §4): anything else never names a results folder.
+        if not (job_id.isascii() and job_id.isdigit() and len(job_id) == 19):
+            return JSONResponse({"error": "not found"}, status_code=404)
         if expires < time.time() or not hmac.compare_digest(
             _url_signature(job_id, name, expires), signature
         ):
@@ -192,6 +207,25 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it is known to be over ``limit`` bytes: by its
+    Content-Length before reading anything, and by counting while it streams in (chunked
+    bodies have no length), so a huge body never sits in memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise errors.InvalidParameter("Content-Length is not a number")
+        if int(declared) > limit:
+            raise errors.RequestSizeLimitExceeded(f"The request body is over {limit >> 20} MiB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.RequestSizeLimitExceeded(f"The request body is over {limit >> 20} MiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def results_path(job_id: str) -> Path:

@@ -41,6 +41,34 @@ MAX_QUERY = 32 * 1024
 MAX_LEGACY_BODY = 1024 * 1024
 MAX_TC3_BODY = 10 * 1024 * 1024
 CLOCK_SKEW = 300
+#: JSON bodies nest at most this deep (Submit's deepest field is 3 levels down).
+MAX_DEPTH = 32
+
+
+def _nesting(body: bytes) -> int:
+    """The deepest nesting of JSON arrays and objects in ``body`` (brackets inside strings are
+    not counted), found without parsing, so that no input can exhaust the parser's stack."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    return deepest
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 @dataclass(frozen=True)
@@ -146,10 +174,9 @@ def authenticate(
 
     if action not in ACTIONS:
         raise InvalidAction(f"The action {action} does not exist")
-    try:
-        skew = abs(now - int(timestamp))
-    except ValueError:
-        raise InvalidParameter("Timestamp must be an integer number of seconds") from None
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise InvalidParameter("Timestamp must be an integer number of seconds (Unix time)")
+    skew = abs(now - int(timestamp))
     if skew > CLOCK_SKEW:
         raise SignatureExpire(
             "The request timestamp differs from the server time by more than 5 minutes"
@@ -177,9 +204,11 @@ def authenticate(
         if content_type != "application/json":
             raise InvalidParameter(f"Content-Type {content_type or '(none)'} is not supported")
         if req.body.strip():
+            if _nesting(req.body) > MAX_DEPTH:
+                raise InvalidParameter(f"The request body nests deeper than {MAX_DEPTH} levels")
             try:
                 params = json.loads(req.body)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 raise InvalidParameter("The request body is not valid JSON") from None
         else:
             params = {}

@@ -26,6 +26,15 @@ SUBMIT_FIELDS = {"File", "PartSegmentationInfo", "EnableStagedGeneration", "Enab
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
+#: The longest list a flattened parameter may index: no Part API field is a list longer than
+#: this (the flattened form of PartSegmentationInfo is a JSON string, not a list).
+MAX_LIST = 1000
+#: The longest File.Url accepted (Tencent's own limit is not documented).
+MAX_URL = 8192
+#: Flattened names nest at most this deep.
+MAX_NAME_DEPTH = 8
+
+
 def unflatten(flat: dict[str, str]) -> dict:
     """``{"File.Url": u, "File.Type": t}`` -> ``{"File": {"Url": u, "Type": t}}``; numeric
     components become list indices. Common parameters are left out."""
@@ -34,6 +43,8 @@ def unflatten(flat: dict[str, str]) -> dict:
         if key in COMMON:
             continue
         parts = key.split(".")
+        if len(parts) > MAX_NAME_DEPTH:
+            raise InvalidParameter(f"parameter {key[:80]} nests deeper than {MAX_NAME_DEPTH}")
         node = out
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
@@ -41,6 +52,10 @@ def unflatten(flat: dict[str, str]) -> dict:
                 if not part.isdigit():
                     raise InvalidParameter(f"parameter {key} mixes list indices and names")
                 index = int(part)
+                if index >= MAX_LIST or len(part) > 6:
+                    raise InvalidParameter(
+                        f"parameter {key}: list index {part} is over the limit of {MAX_LIST - 1}"
+                    )
                 while len(node) <= index:
                     node.append(None)
                 if last:
@@ -112,6 +127,8 @@ def validate_submit(params: dict, *, flattened: bool = False) -> SubmitRequest:
         if not isinstance(file[field], str):
             raise InvalidParameter(f"File.{field} must be a string")
     url = file["Url"].strip()
+    if len(url) > MAX_URL:
+        raise InvalidParameterValue(f"File.Url is longer than {MAX_URL} characters")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidParameterValue(f"File.Url must be an absolute http or https URL, not {url!r}")

@@ -127,14 +127,31 @@ def verify_tc3(
         raise SignatureFailure(f"credential date {auth.date} is not the date of the timestamp")
     payload = tc3_payload_hash(method, body, headers)
     query = query if method.upper() == "GET" else ""
-    for lower in (True, False):
-        canonical = tc3_canonical_request(
-            method, query, headers, auth.signed_headers, payload, lower_values=lower
-        )
-        expected = tc3_signature(secret_key, auth.date, auth.service, timestamp, canonical)
-        if hmac.compare_digest(expected, auth.signature.lower()):
-            return
+    variants = [headers]
+    host = headers.get("host", "")
+    bare = _without_port(host)
+    if bare != host:
+        # Tencent's Node.js SDK signs the host name without the port it sends (API.md §3.2).
+        variants.append({**headers, "host": bare})
+    for signed in variants:
+        for lower in (True, False):
+            canonical = tc3_canonical_request(
+                method, query, signed, auth.signed_headers, payload, lower_values=lower
+            )
+            expected = tc3_signature(secret_key, auth.date, auth.service, timestamp, canonical)
+            if hmac.compare_digest(expected, auth.signature.lower()):
+                return
     raise SignatureFailure("the request signature does not match")
+
+
+def _without_port(host: str) -> str:
+    """``127.0.0.1:18931`` -> ``127.0.0.1``, ``[::1]:80`` -> ``[::1]``; others unchanged."""
+    head, sep, port = host.rpartition(":")
+    if sep and port.isdigit() and head and (not head.startswith("[") or head.endswith("]")):
+        if head.count(":") and not head.startswith("["):
+            return host  # a bare IPv6 address, no port
+        return head
+    return host
 
 
 def legacy_string_to_sign(method: str, host: str, params: Mapping[str, str]) -> str:
