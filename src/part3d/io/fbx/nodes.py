@@ -98,10 +98,13 @@ def parse(data: bytes, source: str = "<bytes>") -> FbxDocument:
 
 # --------------------------------------------------------------------------- binary reading
 
-_ARRAY_TYPES = {"f": "f4", "d": "f8", "l": "i8", "i": "i4", "b": "u1"}
+_ARRAY_TYPES = {"f": "f4", "d": "f8", "l": "i8", "i": "i4", "b": "u1", "c": "u1"}
 _SCALAR_TYPES = {
     "Y": ("h", 2),
     "C": ("?", 1),
+    # 1-byte values: Maya 2016+ writes them for audio clips.
+    "Z": ("b", 1),
+    "B": ("B", 1),
     "I": ("i", 4),
     "F": ("f", 4),
     "D": ("d", 8),
@@ -143,9 +146,8 @@ class _BinaryReader:
         return CorruptFileError(f"{self.source}: {what} (byte offset {offset})")
 
     def _read_list(self, pos: int, end: int, depth: int, top: bool = False) -> tuple[list, int]:
-        """Read sibling nodes from ``pos`` until a null record or ``end``."""
-        if depth >= MAX_DEPTH:
-            raise self._fail(f"nodes nested deeper than {MAX_DEPTH} levels", pos)
+        """Read sibling nodes from ``pos`` until a null record or ``end``. Nodes may nest
+        ``MAX_DEPTH`` levels deep (``depth`` 0 is the top level)."""
         nodes: list[FbxNode] = []
         hsize = self.header.size
         while True:
@@ -157,6 +159,8 @@ class _BinaryReader:
             end_offset, num_props, props_len, name_len = self.header.unpack_from(self.data, pos)
             if end_offset == 0 and name_len == 0:
                 return nodes, pos + hsize
+            if depth >= MAX_DEPTH:
+                raise self._fail(f"nodes nested deeper than {MAX_DEPTH} levels", pos)
             node, pos = self._read_node(pos, end, depth, end_offset, num_props, props_len, name_len)
             nodes.append(node)
 
@@ -311,9 +315,17 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 # A long run of comma-separated numbers: parsed in one numpy call instead of token by token.
+# Comments (';' to the end of the line) may stand between the values.
 _NUMBER_RUN = re.compile(
     rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-    rb"(?:[ \t\r\n]*,[ \t\r\n]*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?){15,}"
+    rb"(?:(?:[ \t\r\n]|;[^\n]*)*,(?:[ \t\r\n]|;[^\n]*)*"
+    rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?){15,}"
+)
+_COMMENT = re.compile(rb";[^\n]*")
+#: The spellings of infinities and NaNs that writers print (C runtimes, MSVC's '1.#INF').
+_NON_FINITE = re.compile(
+    rb"^([-+]?)(?:[0-9]*\.?[0-9]*#(?:inf|ind|qnan|snan|nan)[0-9]*|s?nan|qnan|inf|infty|infinity)$",
+    re.I,
 )
 _ARRAY_OPEN = re.compile(rb"[ \t]*\*([0-9]+)[ \t\r\n]*\{[ \t\r\n]*(?:a[ \t]*:)?")
 _VERSION_COMMENT = re.compile(rb"^[ \t]*;[ \t]*FBX[ \t]+([0-9]+)\.([0-9]+)\.([0-9]+)", re.M)
@@ -336,6 +348,8 @@ def _parse_numbers(text: bytes) -> np.ndarray:
 
     Raises ValueError when an entry is not a number.
     """
+    if b";" in text:
+        text = _COMMENT.sub(b"", text)
     is_float = _FLOAT_MARK.search(text) is not None
     text = text.strip()
     if text.endswith(b","):  # a trailing comma before '}' is common in hand-edited files
@@ -359,7 +373,21 @@ def _parse_numbers(text: bytes) -> np.ndarray:
     try:
         return np.array(items, dtype=np.float64)
     except ValueError:
-        raise ValueError("non-numeric value in an array") from None
+        pass
+    out = np.empty(len(items))
+    for i, item in enumerate(items):
+        item = item.strip()
+        m = _NON_FINITE.match(item)
+        if m is not None:
+            low = item.lower()
+            value = float("inf") if b"inf" in low else float("nan")
+            out[i] = -value if m[1] == b"-" else value
+            continue
+        try:
+            out[i] = float(item)
+        except ValueError:
+            raise ValueError(f"non-numeric value {item[:20]!r} in an array") from None
+    return out
 
 
 def _parse_ascii(data: bytes, source: str) -> FbxDocument:
@@ -402,6 +430,8 @@ def _parse_ascii(data: bytes, source: str) -> FbxDocument:
         if values > MAX_VALUES:
             raise fail(f"more than {MAX_VALUES} nodes and properties", pos)
         if kind == "key":
+            if len(stack) > MAX_DEPTH:
+                raise fail(f"nodes nested deeper than {MAX_DEPTH} levels", pos)
             current = FbxNode(m["key"].decode("ascii"))
             stack[-1][1].append(current)
             pos = end
@@ -436,8 +466,6 @@ def _parse_ascii(data: bytes, source: str) -> FbxDocument:
             elif ch == b"{":
                 if current is None:
                     raise fail("'{' without a node name", pos)
-                if len(stack) >= MAX_DEPTH:
-                    raise fail(f"nodes nested deeper than {MAX_DEPTH} levels", pos)
                 stack.append((current, current.children))
                 current = None
             else:

@@ -140,7 +140,8 @@ def euler_matrix(angles: np.ndarray, order: int = 0) -> np.ndarray:
         return np.eye(3)
     m = np.eye(3)
     for axis in _ORDERS[order]:
-        m = _rot(axis, angles[axis]) @ m
+        if angles[axis] != 0:
+            m = _rot(axis, angles[axis]) @ m
     return m
 
 
@@ -184,7 +185,13 @@ def _local_transform(props: _Props) -> _Local:
     order = int(props.number("RotationOrder", 0))
     # Pre/post rotation and the rotation order apply whatever RotationActive and
     # RotationSpaceForLimitOnly say, as the corpus reference (ufbx 0.0.5) evaluates them.
-    r = euler_matrix(pre) @ euler_matrix(rot, order) @ euler_matrix(post).T
+    r = euler_matrix(rot, order)
+    if pre.any():
+        r = euler_matrix(pre) @ r
+    if post.any():
+        r = r @ euler_matrix(post).T
+    if not (rp.any() or sp.any() or roff.any() or soff.any()):
+        return _Local(np.asarray(t, dtype=np.float64).copy(), r, s)
     m = (
         _translate(t + roff + rp)
         @ _linear(r)
@@ -336,7 +343,7 @@ def _read_geometry(geo: FbxNode, where: str) -> _Geometry:
     finite = np.isfinite(vertices)
     if not finite.all():
         bad = int(np.flatnonzero(~finite.all(axis=1))[0])
-        raise CorruptFileError(f"{where}: vertex {bad} has a non-finite coordinate")
+        raise CorruptFileError(f"{where}: Vertices: vertex {bad} has a non-finite coordinate")
     del finite
     raw = _numbers(geo.find("PolygonVertexIndex"))
     if raw is None or len(raw) == 0 or len(vertices) == 0:
@@ -440,6 +447,7 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
     materials: dict[object, FbxNode] = {}
     textures: dict[object, FbxNode] = {}
     order: list[object] = []
+    seen_keys: set = set()
     settings: FbxNode | None = doc.find("GlobalSettings")
     for obj in objects.children:
         if obj.name == "GlobalSettings":
@@ -454,6 +462,11 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
             name = object_name(raw) if isinstance(raw, str) else ""
         if key is None or isinstance(key, bytes | np.ndarray | float):
             continue
+        if not legacy:
+            # Two objects with one id: the first one counts (as ufbx does), whatever its kind.
+            if key in seen_keys:
+                continue
+            seen_keys.add(key)
         if obj.name == "Model":
             if key in models:
                 continue
@@ -466,11 +479,11 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
         elif obj.name == "Geometry":
             kind = obj.value(2) if not legacy else obj.value(1)
             if kind == "Mesh":
-                geometries[key] = obj
+                geometries.setdefault(key, obj)
         elif obj.name == "Material":
-            materials[key] = obj
+            materials.setdefault(key, obj)
         elif obj.name in ("Texture", "Video"):
-            textures[key] = obj
+            textures.setdefault(key, obj)
 
     # Connections: child -> parent, in file order.
     node_geometry: dict[object, list] = {}
@@ -500,15 +513,18 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
         if legacy and key in geometries:
             node_geometry[key] = [key]
 
-    # Cycles make no world transform: reject them up front.
+    # Cycles make no world transform: reject them up front. Each node is walked once: a walk
+    # stops at a node an earlier walk cleared (O(n) for any hierarchy, chains included).
+    cleared: set[int] = set()
     for node in models.values():
-        seen = set()
+        path: set[int] = set()
         n = node
-        while n is not None:
-            if id(n) in seen:
+        while n is not None and id(n) not in cleared:
+            if id(n) in path:
                 raise CorruptFileError(f"{source}: cyclic node hierarchy at node {node.name!r}")
-            seen.add(id(n))
+            path.add(id(n))
             n = n.parent
+        cleared |= path
     for key in order:
         node = models[key]
         node.mode = int(node.props.number("InheritType", 1))
