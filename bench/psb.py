@@ -197,6 +197,10 @@ def table(results: list[dict], method: str) -> dict:
     return {"categories": per_cat, "overall": overall}
 
 
+def _f(x: float) -> str:
+    return "—" if not np.isfinite(x) else f"{x:.3f}"
+
+
 def render(results: list[dict], overrides: dict, subset: str, data: str = "") -> str:
     secs = [r["seconds"] for r in results]
     methods = tuple(m for m in ("part3d", "one_part", "kmeans", "humans") if m in results[0])
@@ -219,8 +223,8 @@ def render(results: list[dict], overrides: dict, subset: str, data: str = "") ->
     for m in methods:
         o = tables[m]["overall"]
         lines.append(
-            f"| {names[m]} | {o['ri']:.3f} | {o['gce']:.3f} | {o['lce']:.3f} | {o['hamming']:.3f} "
-            f"| {o['rm']:.3f} | {o['rf']:.3f} | {o['cd']:.3f} |"
+            f"| {names[m]} | {_f(o['ri'])} | {_f(o['gce'])} | {_f(o['lce'])} | "
+            f"{_f(o['hamming'])} | {_f(o['rm'])} | {_f(o['rf'])} | {_f(o['cd'])} |"
         )
     lines += [
         "",
@@ -239,8 +243,8 @@ def render(results: list[dict], overrides: dict, subset: str, data: str = "") ->
         km = tables["kmeans"]["categories"][c] if "kmeans" in tables else nan
         hu = tables["humans"]["categories"][c] if "humans" in tables else nan
         lines.append(
-            f"| {c} | {o['ri']:.3f} | {o['gce']:.3f} | {o['cd']:.3f} | {km['ri']:.3f} "
-            f"| {hu['ri']:.3f} |"
+            f"| {c} | {_f(o['ri'])} | {_f(o['gce'])} | {_f(o['cd'])} | {_f(km['ri'])} "
+            f"| {_f(hu['ri'])} |"
         )
     return "\n".join(lines) + "\n"
 

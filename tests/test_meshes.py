@@ -81,9 +81,13 @@ def test_glb_has_one_named_node_per_mesh_in_order(models: Path, tmp_path: Path) 
     save(scene, out)
     again = load(out)
     assert [m.name for m in again.meshes] == [m.name for m in scene.meshes]
-    for a, b in zip(scene.meshes, again.meshes, strict=True):
+    # GLB is metres and +Y up: the positions are the input's, converted.
+    expected = scene.converted(unit_meters=1.0, axes=("+X", "+Y", "+Z"))
+    for a, b in zip(expected.meshes, again.meshes, strict=True):
         assert len(b.tri_face) == len(a.tri_face)
-        np.testing.assert_allclose(b.vertices[b.triangles], a.vertices[a.triangles], rtol=1e-6)
+        np.testing.assert_allclose(
+            b.vertices[b.triangles], a.vertices[a.triangles], rtol=1e-5, atol=1e-6
+        )
         assert b.materials[0].color == pytest.approx(a.materials[0].color, abs=1 / 255)
     tm = trimesh.load(out, process=False)
     assert set(tm.graph.nodes_geometry) == {m.name for m in scene.meshes}
@@ -209,3 +213,53 @@ def test_unit_and_axes_are_applied_only_when_asked(fbx_dir: Path) -> None:
     np.testing.assert_allclose(after[:, 2], -before[:, 1] * 0.01)
     np.testing.assert_allclose(after[:, 0], before[:, 0] * 0.01)
     assert scene.meshes[0].vertices is before  # the original is untouched
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.mark.parametrize("name", ["Xbot.glb", "LittlestTokyo.glb"])
+def test_skinned_and_draco_gltf_have_their_real_height(name: str) -> None:
+    """Xbot is skinned (placed by its joints, not its 0.01-scaled node); LittlestTokyo is
+    Draco-compressed with 8 skinned meshes. Heights from the manifest (bind pose, +Y)."""
+    import json
+
+    entry = {e["file"]: e for e in json.loads((REAL / "manifest.json").read_text())}[name]
+    scene = load(REAL / name)
+    points = np.concatenate([m.vertices for m in scene.meshes])
+    height = points[:, 1].max() - points[:, 1].min()
+    assert height == pytest.approx(entry["expect_height"], rel=0.01)
+    assert len(scene.meshes) == entry["meshes"]
+
+
+def test_glb_output_is_metres_and_y_up(tmp_path: Path) -> None:
+    """An FBX in centimetres (the carrot, 200 units tall) becomes a 2 m GLB; OBJ and FBX keep
+    the input's units."""
+    scene = load(REAL / "unirig_tripo_carrot.fbx")
+    save(scene, tmp_path / "carrot.glb")
+    save(scene, tmp_path / "carrot.fbx")
+    glb = trimesh.load(tmp_path / "carrot.glb")
+    assert glb.extents[1] == pytest.approx(2.0, rel=0.01)
+    again = load(tmp_path / "carrot.fbx")
+    assert np.ptp(np.concatenate([m.vertices for m in again.meshes])[:, 1]) == pytest.approx(200)
+    # A Z-up file comes out Y-up: the up extent moves to glTF's Y.
+    zup = scene.converted(axes=("+X", "-Z", "+Y"))
+    save(zup, tmp_path / "zup.glb")
+    assert trimesh.load(tmp_path / "zup.glb").extents[1] == pytest.approx(2.0, rel=0.01)
+
+
+def test_ply_triangle_strips_become_triangles(tmp_path: Path) -> None:
+    """Cyberware's scans (igea.ply) store faces as triangle strips; -1 restarts a strip."""
+    header = (
+        "ply\nformat ascii 1.0\nelement vertex 6\nproperty float x\nproperty float y\n"
+        "property float z\nelement tristrips 1\nproperty list int int vertex_indices\n"
+        "end_header\n"
+    )
+    points = "0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 2 0\n1 2 0\n"
+    path = tmp_path / "strips.ply"
+    path.write_text(header + points + "8 0 1 2 3 -1 2 3 4\n")
+    mesh = load(path).meshes[0]
+    assert mesh.triangles.tolist() == [[0, 1, 2], [2, 1, 3], [2, 3, 4]]
+    path.write_text(header + points + "4 0 1 2 9\n")
+    with pytest.raises(CorruptFileError, match="strips.ply: a triangle strip"):
+        load(path)

@@ -44,17 +44,35 @@ def read(path: Path, fmt: str) -> Scene:
         raise CorruptFileError(
             f"{path.name}: not a readable {fmt.upper()} file ({detail})"
         ) from None
+    if fmt == "ply" and not isinstance(loaded, trimesh.Trimesh | trimesh.Scene):
+        loaded = _ply_tristrips(loaded, path.name) or loaded
     scene = Scene(format=fmt, source=path.name)
     if isinstance(loaded, trimesh.Scene):
         nodes = list(loaded.graph.nodes_geometry)
+        order: dict[str, int] = {}
+        skinned: dict = {}
         if fmt in ("gltf", "glb"):
+            from part3d.io.gltf_skin import skins
+
             order = _gltf_node_order(path, fmt)
             nodes.sort(key=lambda n: order.get(str(n), len(order)))
+            skinned = skins(path, fmt)
         for node in nodes:
             transform, geom_name = loaded.graph[node]
             geom = loaded.geometry[geom_name]
             if not isinstance(geom, trimesh.Trimesh):
                 continue  # point clouds and paths carry no faces
+            skin = skinned.get(order.get(str(node), -1))
+            if skin is not None:
+                # A skinned mesh is placed by its joints at rest, not by its node (glTF spec).
+                if skin.matrix is not None:
+                    transform = skin.matrix
+                else:
+                    placed = skin.apply(np.asarray(geom.vertices, dtype=np.float64))
+                    if placed is not None:
+                        geom = trimesh.Trimesh(placed, geom.faces, visual=geom.visual,
+                                               process=False)  # fmt: skip
+                        transform = np.eye(4)
             # Unnamed glTF nodes get their index as a name: use the mesh's name instead.
             name = geom_name if str(node).isdigit() else str(node)
             scene.meshes.append(_from_trimesh(geom, name, transform))
@@ -63,6 +81,36 @@ def read(path: Path, fmt: str) -> Scene:
     for mesh, name in zip(scene.meshes, unique_names([m.name for m in scene.meshes]), strict=True):
         mesh.name = name
     return scene
+
+
+def _ply_tristrips(loaded, source: str) -> trimesh.Trimesh | None:
+    """A PLY whose faces are triangle strips (``element tristrips``, as Cyberware's scans
+    have): trimesh loads only its points. Each strip (-1 restarts it) becomes triangles with
+    alternating winding; degenerate joins are dropped. Face ids follow the strips' order."""
+    raw = getattr(loaded, "metadata", {}).get("_ply_raw", {})
+    strips = raw.get("tristrips", {}).get("data", {}).get("vertex_indices")
+    vertices = getattr(loaded, "vertices", None)
+    if strips is None or vertices is None:
+        return None
+    out = []
+    for row in strips:
+        row = np.asarray(row, dtype=np.int64).reshape(-1)
+        cuts = np.flatnonzero(row < 0)
+        for run in np.split(row, cuts):
+            run = run[run >= 0]
+            if len(run) < 3:
+                continue
+            a, b, c = run[:-2], run[1:-1], run[2:]
+            odd = np.arange(len(a)) % 2 == 1
+            tri = np.stack([np.where(odd, b, a), np.where(odd, a, b), c], axis=1)
+            keep = (tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 0] != tri[:, 2])
+            out.append(tri[keep])
+    if not out:
+        return None
+    faces = np.concatenate(out)
+    if faces.max(initial=-1) >= len(vertices):
+        raise CorruptFileError(f"{source}: a triangle strip refers to a vertex that does not exist")
+    return trimesh.Trimesh(np.asarray(vertices), faces, process=False)
 
 
 def _gltf_node_order(path: Path, fmt: str) -> dict[str, int]:
@@ -501,6 +549,9 @@ def mesh_color(mesh: Mesh) -> tuple[float, float, float, float]:
     return mesh.materials[0].color if mesh.materials else DEFAULT_COLOR
 
 
+GLTF_AXES = ("+X", "+Y", "+Z")
+
+
 def write(scene: Scene, path: Path, fmt: str) -> None:
     """Write ``scene`` to ``path`` as OBJ (+MTL), GLB, or STL/PLY (all meshes as one)."""
     if fmt == "obj":
@@ -508,6 +559,11 @@ def write(scene: Scene, path: Path, fmt: str) -> None:
         write_atomic(path.with_suffix(".mtl"), write_mtl(scene).encode("utf-8"))
         return
     if fmt == "glb":
+        # glTF is metres and +Y up by definition (other formats keep the file's frame).
+        try:
+            scene = scene.converted(unit_meters=1.0, axes=GLTF_AXES)
+        except ValueError:
+            scene = scene.converted(unit_meters=1.0)
         tscene = trimesh.Scene()
         for mesh in scene.meshes:
             tscene.add_geometry(_to_trimesh(mesh), node_name=mesh.name, geom_name=mesh.name)
