@@ -12,6 +12,9 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
+
+from part3d.errors import Part3DError
 
 MAX_BYTES = 200 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -19,8 +22,10 @@ CONNECT_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 300.0
 
 
-class FetchError(Exception):
+class FetchError(Part3DError):
     """The input could not be downloaded; the message says why, in one line."""
+
+    code = "InvalidParameterValue"
 
 
 def _allowed_networks() -> list:
@@ -86,16 +91,22 @@ def download(url: str, dest: Path, max_bytes: int = MAX_BYTES) -> int:
             response.close()
             raise FetchError(f"the file is {int(declared)} bytes, over the {max_bytes} byte limit")
         size = 0
+        # A server trickling one byte at a time restarts the read timeout with every byte:
+        # read1 returns whatever each receive brings, so the overall deadline is checked
+        # after every receive, however small.
         try:
             with dest.open("wb") as f:
-                for chunk in response.iter_content(1 << 16):
+                while True:
+                    if time.monotonic() > deadline:
+                        raise FetchError(f"download took longer than {TOTAL_TIMEOUT:.0f} s")
+                    chunk = response.raw.read1(1 << 16, decode_content=True)
+                    if not chunk:
+                        break
                     size += len(chunk)
                     if size > max_bytes:
                         raise FetchError(f"the file is over the {max_bytes} byte limit")
-                    if time.monotonic() > deadline:
-                        raise FetchError(f"download took longer than {TOTAL_TIMEOUT:.0f} s")
                     f.write(chunk)
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise FetchError(f"download failed: {type(exc).__name__}") from None
         finally:
             response.close()
