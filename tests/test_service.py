@@ -62,6 +62,8 @@ def start_server(home: Path, **extra_env: str):
         **os.environ,
         "PART3D_HOME": str(home),
         "PART3D_FETCH_ALLOW": "127.0.0.0/8",
+        # Short leases: a killed worker's job runs again within seconds in these tests.
+        "PART3D_LEASE_SECONDS": "3",
         "NO_PROXY": "127.0.0.1,localhost",
         **extra_env,
     }
@@ -285,7 +287,8 @@ def test_a_restarted_server_finishes_every_accepted_job(tmp_path, files_server) 
 
 def test_health_and_metrics(service, key, files_server) -> None:
     base = f"http://127.0.0.1:{service['port']}"
-    assert json.loads(urllib.request.urlopen(f"{base}/healthz").read()) == {"status": "ok"}
+    health = json.loads(urllib.request.urlopen(f"{base}/healthz").read())
+    assert health["status"] == "ok" and health["workers"]["alive"] == health["workers"]["expected"]
     client, models = _client(service, key)
     _wait(client, models, _submit(client, models, f"{files_server}/mar_rifle.fbx"))
     text = urllib.request.urlopen(f"{base}/metrics").read().decode()
@@ -503,3 +506,90 @@ def test_a_job_id_that_is_not_one_never_names_a_folder(service) -> None:
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(url, timeout=5)
         assert info.value.code == 404
+
+
+class _SlowModel(SimpleHTTPRequestHandler):
+    """Serves the sample models after a pause, so that a job is still running when a test
+    kills its worker."""
+
+    requests: list[float] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        _SlowModel.requests.append(time.time())
+        time.sleep(2.0)
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def test_a_killed_worker_is_replaced_and_its_job_runs_again(tmp_path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_SlowModel, directory=str(MODELS)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proc, info = start_server(tmp_path / "home")
+    try:
+        key = json.loads(info["keys"]("create", "--json"))
+        client, models = _client(info, key)
+        url = f"http://127.0.0.1:{server.server_address[1]}/jeep1.fbx"
+        job_id = _submit(client, models, url)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            q = models.QueryHunyuan3DPartJobRequest()
+            q.JobId = job_id
+            if client.QueryHunyuan3DPartJob(q).Status == "RUN":
+                break
+            time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert workers
+        for pid in workers:
+            os.kill(pid, 9)
+        killed = time.time()
+        resp = _wait(client, models, job_id, timeout=60)
+        # lease (3 s) + one job time (a few seconds here) + the supervisor's pass.
+        assert resp.Status == "DONE", resp.ErrorMessage
+        assert time.time() - killed < 40
+        health = json.loads(
+            urllib.request.urlopen(f"http://127.0.0.1:{info['port']}/healthz").read()
+        )
+        assert health["workers"]["restarts"] >= 1
+        assert health["workers"]["alive"] == health["workers"]["expected"]
+        assert set(_children(proc.pid)).isdisjoint(workers)
+    finally:
+        stop_server(proc)
+        server.shutdown()
+
+
+def test_a_job_whose_worker_keeps_dying_fails_after_three_attempts(tmp_path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_SlowModel, directory=str(MODELS)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proc, info = start_server(tmp_path / "home")
+    try:
+        key = json.loads(info["keys"]("create", "--json"))
+        client, models = _client(info, key)
+        job_id = _submit(client, models, f"http://127.0.0.1:{server.server_address[1]}/jeep1.fbx")
+        q = models.QueryHunyuan3DPartJobRequest()
+        q.JobId = job_id
+        deadline = time.time() + 90
+        resp = client.QueryHunyuan3DPartJob(q)
+        _SlowModel.requests.clear()
+        killed = 0
+        while resp.Status not in ("DONE", "FAIL") and time.time() < deadline:
+            # Each attempt downloads the input (which pauses 2 s): kill the workers then.
+            if len(_SlowModel.requests) > killed:
+                killed = len(_SlowModel.requests)
+                for pid in _children(proc.pid):
+                    os.kill(pid, 9)
+            time.sleep(0.2)
+            resp = client.QueryHunyuan3DPartJob(q)
+        assert killed == 3
+        assert resp.Status == "FAIL"
+        assert resp.ErrorCode == "FailedOperation.EngineServerError"
+        assert "stopped 3 times" in resp.ErrorMessage
+    finally:
+        stop_server(proc)
+        server.shutdown()

@@ -35,9 +35,10 @@ def test_job_ids_claims_restart_recovery_and_expiry(tmp_path: Path) -> None:
     a = store.create_job("acme", "hunyuan", {"url": "http://x/a.fbx"})
     b = store.create_job("acme", "hunyuan", {"url": "http://x/b.fbx"})
     assert len(a) == 19 and a.isdigit() and a != b
-    assert store.claim(a) and not store.claim(a)  # one worker only
-    assert store.unfinished() == [a, b] or store.unfinished() == [b, a]
-    assert store.get_job(a).status == "WAIT"  # RUN went back to WAIT
+    assert store.claim(a, 30) and not store.claim(a, 30)  # one worker only
+    # A job a live worker holds is not handed out again after a restart.
+    assert store.unfinished() == [b]
+    assert store.get_job(a).status == "RUN"
     with store.engine.begin() as conn:
         conn.execute(jobs.update().where(jobs.c.job_id == a).values(created_at=time.time() - 90000))
     assert store.expired(time.time() - 86400) == [a]
@@ -45,3 +46,24 @@ def test_job_ids_claims_restart_recovery_and_expiry(tmp_path: Path) -> None:
     assert store.get_job(a) is None
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one() == 1
+
+
+def test_a_dead_workers_job_is_claimed_again_at_most_three_times(tmp_path: Path) -> None:
+    from part3d.service.store import MAX_ATTEMPTS
+
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    a = store.create_job("acme", "hunyuan", {"url": "http://x/a.fbx"})
+    assert store.claim(a, 30)
+    assert store.renew(a, 30) and store.stale() == []
+    for attempt in range(2, MAX_ATTEMPTS + 1):
+        # The worker died: its lease runs out, the job is stale and another worker takes it.
+        with store.engine.begin() as conn:
+            conn.execute(jobs.update().where(jobs.c.job_id == a).values(lease_until=0))
+        assert store.stale() == [(a, attempt - 1)]
+        assert store.unfinished() == [a]
+        assert store.claim(a, 30)
+        assert store.get_job(a).status == "RUN"  # never back to WAIT
+    with store.engine.begin() as conn:
+        conn.execute(jobs.update().where(jobs.c.job_id == a).values(lease_until=0))
+    assert not store.claim(a, 30)  # the third attempt was the last
+    assert store.stale() == [(a, MAX_ATTEMPTS)]

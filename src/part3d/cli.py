@@ -215,7 +215,6 @@ def cmd_split(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import multiprocessing
     import os
 
     import uvicorn
@@ -223,25 +222,19 @@ def cmd_serve(args) -> int:
     os.environ.setdefault("PART3D_PUBLIC_URL", f"http://{args.host}:{args.port}")
     from part3d.service.config import config, store
     from part3d.service.observe import setup_logging
+    from part3d.service.supervise import Supervisor
 
     setup_logging()
     db = store()  # creates PART3D_HOME, runs the migrations
     from part3d.service.queue import process
 
-    # Jobs accepted before a restart and not finished run again (nothing lost).
+    # Jobs accepted before a restart and held by no live worker run again (nothing lost).
     for job_id in db.unfinished():
         process(job_id)
-    # One consumer process per worker, each running its jobs in one thread: a process that
-    # watches its parent can end with it, where Huey's own worker processes would be orphaned.
-    spawn = multiprocessing.get_context("spawn")
-    consumers = [
-        spawn.Process(
-            target=_run_consumer, args=(1, os.getpid(), i == 0), name=f"part3d-worker-{i}"
-        )
-        for i in range(max(1, args.workers))
-    ]
-    for consumer in consumers:
-        consumer.start()
+    # One consumer process per worker, each running its jobs in one thread, supervised: a dead
+    # worker is replaced and its job runs again once its lease runs out.
+    workers = Supervisor(args.workers, os.getpid())
+    workers.start()
     print(
         f"part3d serving on http://{args.host}:{args.port} (state in {config().home}, "
         f"{args.workers} worker process{'es' if args.workers != 1 else ''})",
@@ -252,53 +245,32 @@ def cmd_serve(args) -> int:
 
         uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
     finally:
-        for consumer in consumers:
-            consumer.terminate()
-        for consumer in consumers:
-            consumer.join(10)
+        workers.stop()
     return 0
 
 
-def _run_consumer(workers: int, parent: int | None = None, periodic: bool = True) -> None:
-    """Run a Huey consumer; with ``parent`` (the serve process id), end when that process does."""
+def cmd_worker(args) -> int:
     import os
-    import threading
+    import signal
 
-    if parent is not None:
-        # Started by `serve`: end with it, even when it is killed without a word (checked
-        # against the id it passed, so a parent that died during start-up is noticed too).
-        def watch() -> None:
-            while os.getppid() == parent:
-                time.sleep(1)
-            os._exit(0)
-
-        threading.Thread(target=watch, daemon=True).start()
-
-    from part3d.pipeline import warm_up
+    from part3d.service.config import store
     from part3d.service.observe import setup_logging
-    from part3d.service.queue import huey
+    from part3d.service.supervise import Supervisor
 
     setup_logging()
-    # Import and start up now what jobs use, so that the first job does not pay for it.
-    import part3d.io.fbx.writer  # noqa: F401
-    import part3d.io.meshes  # noqa: F401
-    import part3d.service.jobs  # noqa: F401
-
-    warm_up()
-    # Poll the queue often (at most every 0.1 s): a job should start at once, not after
-    # Huey's default idle back-off of up to 10 s.
-    huey.create_consumer(
-        workers=workers,
-        worker_type="thread" if parent is not None else "process",
-        periodic=periodic,
-        initial_delay=0.05,
-        backoff=1.2,
-        max_delay=0.1,
-    ).run()
-
-
-def cmd_worker(args) -> int:
-    _run_consumer(args.workers)
+    store()  # the migrations, before any worker touches the records
+    workers = Supervisor(args.workers, os.getpid())
+    workers.start()
+    print(f"part3d worker: {args.workers} worker process(es)", flush=True)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        while not stop:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        workers.stop()
     return 0
 
 

@@ -204,7 +204,11 @@ def create_app() -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict:
-        return {"status": "ok"}
+        from part3d.service.supervise import STATE
+
+        workers = STATE.report()
+        ok = workers["alive"] >= workers["expected"]
+        return {"status": "ok" if ok else "degraded", "workers": workers}
 
     return app
 

@@ -22,6 +22,10 @@ class Config:
     max_running_per_account: int = 2
     #: Requests per second per account and action.
     rate_limit: int = 20
+    #: Seconds a worker holds a job without renewing it; a dead worker's job runs again after.
+    lease_s: float = 30.0
+    #: Address-space cap of each worker process (bytes): no input can take the machine down.
+    job_memory: int = 8 << 30
 
 
 def home() -> Path:
@@ -40,6 +44,8 @@ def config() -> Config:
         max_queued=int(os.environ.get("PART3D_MAX_QUEUED", "1000")),
         max_running_per_account=int(os.environ.get("PART3D_MAX_RUNNING_PER_ACCOUNT", "2")),
         rate_limit=int(os.environ.get("PART3D_RATE_LIMIT", "20")),
+        lease_s=float(os.environ.get("PART3D_LEASE_SECONDS", "30")),
+        job_memory=int(float(os.environ.get("PART3D_JOB_MEMORY_GB", "8")) * (1 << 30)),
     )
 
 

@@ -38,16 +38,49 @@ def sniff(data: bytes) -> str | None:
 def run_job(job_id: str) -> None:
     cfg, db = config(), store()
     job = db.get_job(job_id)
-    if job is None or job.status != "WAIT":
+    if job is None or job.status not in ("WAIT", "RUN"):
         return
-    if db.count_jobs("RUN", job.account) >= cfg.max_running_per_account:
+    if job.status == "WAIT" and db.count_jobs("RUN", job.account) >= cfg.max_running_per_account:
         from part3d.service.queue import process
 
         process.schedule((job_id,), delay=1)  # the account is at its cap: wait in WAIT
         return
-    if not db.claim(job_id):
-        return  # another worker has it
+    if not db.claim(job_id, cfg.lease_s):
+        return  # another worker has it (or a live worker still holds its lease)
     log.info("job started", extra={"job_id": job_id, "account": job.account})
+    heartbeat = _Heartbeat(job_id, cfg.lease_s)
+    try:
+        _run_claimed(job_id, job)
+    finally:
+        heartbeat.stop()
+
+
+class _Heartbeat:
+    """Renews a running job's lease every third of it, while the job runs."""
+
+    def __init__(self, job_id: str, lease_s: float) -> None:
+        import threading
+
+        self.done = threading.Event()
+        self.thread = threading.Thread(
+            target=self._beat, args=(job_id, lease_s), daemon=True, name=f"lease-{job_id}"
+        )
+        self.thread.start()
+
+    def _beat(self, job_id: str, lease_s: float) -> None:
+        while not self.done.wait(lease_s / 3):
+            try:
+                store().renew(job_id, lease_s)
+            except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
+                log.warning("lease renewal failed", extra={"job_id": job_id})
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+
+
+def _run_claimed(job_id: str, job) -> None:
+    cfg, db = config(), store()
     work = cfg.results / job_id
     work.mkdir(parents=True, exist_ok=True)
     request = job.request
@@ -78,6 +111,17 @@ def run_job(job_id: str) -> None:
         db.set_status(job_id, "FAIL", error_code=exc.code, error_message=str(exc))
         log.info("job failed", extra={"job_id": job_id, "code": exc.code})
         return
+    except MemoryError:
+        db.set_status(
+            job_id,
+            "FAIL",
+            error_code="ResourceInsufficient",
+            error_message=(
+                f"the model needs more than the job memory limit of {cfg.job_memory >> 30} GiB"
+            ),
+        )
+        log.info("job over its memory limit", extra={"job_id": job_id})
+        return
     except Exception:  # a crash in processing must fail the job, never the worker
         incident = str(uuid.uuid4())
         log.exception("job crashed (incident %s)", incident, extra={"job_id": job_id})
@@ -95,6 +139,31 @@ def run_job(job_id: str) -> None:
     log.info(
         "job done", extra={"job_id": job_id, "seconds": round(sum(result.timings.values()), 3)}
     )
+
+
+def reap(requeue) -> list[str]:
+    """Jobs whose worker died (lease ran out): run again (``requeue(job_id)``) until started
+    MAX_ATTEMPTS times, then FAIL with a clear message. Returns the job ids re-queued."""
+    from part3d.service.store import MAX_ATTEMPTS
+
+    db = store()
+    again = []
+    for job_id, attempts in db.stale():
+        if attempts >= MAX_ATTEMPTS:
+            db.set_status(
+                job_id,
+                "FAIL",
+                error_code="FailedOperation.EngineServerError",
+                error_message=(
+                    f"the worker processing this job stopped {attempts} times "
+                    "(killed or out of memory); the job was not retried again"
+                ),
+            )
+            log.warning("job failed after dead workers", extra={"job_id": job_id})
+        else:
+            requeue(job_id)
+            again.append(job_id)
+    return again
 
 
 def remove_results(job_id: str) -> None:

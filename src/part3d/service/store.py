@@ -48,7 +48,12 @@ jobs = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
 )
+
+#: A job whose worker died is run again at most until it has been started this many times.
+MAX_ATTEMPTS = 3
 
 
 def _master_key(home: Path) -> bytes:
@@ -232,26 +237,66 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(**values))
 
-    def claim(self, job_id: str) -> bool:
-        """Move a job from WAIT to RUN; False when another worker has it or it is finished."""
+    def claim(self, job_id: str, lease_s: float) -> bool:
+        """Take a job for ``lease_s`` seconds: a waiting one, or a running one whose worker let
+        its lease run out (it died) and that has been started fewer than MAX_ATTEMPTS times.
+        Atomic: of several workers exactly one gets it. The status stays RUN on a re-run
+        (statuses never go backwards)."""
+        now = time.time()
         with self.engine.begin() as conn:
             done = conn.execute(
                 jobs.update()
-                .where(jobs.c.job_id == job_id, jobs.c.status == "WAIT")
-                .values(status="RUN", updated_at=time.time())
+                .where(
+                    jobs.c.job_id == job_id,
+                    (jobs.c.status == "WAIT")
+                    | (
+                        (jobs.c.status == "RUN")
+                        & (sa.func.coalesce(jobs.c.lease_until, 0) < now)
+                        & (jobs.c.attempts < MAX_ATTEMPTS)
+                    ),
+                )
+                .values(
+                    status="RUN",
+                    updated_at=now,
+                    lease_until=now + lease_s,
+                    attempts=jobs.c.attempts + 1,
+                )
             )
         return done.rowcount == 1
 
-    def unfinished(self) -> list[str]:
-        """Jobs accepted but not finished (after a restart): RUN ones go back to WAIT."""
+    def renew(self, job_id: str, lease_s: float) -> bool:
+        """Extend a running job's lease (its worker is alive); False when it is not running."""
         with self.engine.begin() as conn:
-            conn.execute(
+            done = conn.execute(
                 jobs.update()
-                .where(jobs.c.status == "RUN")
-                .values(status="WAIT", updated_at=time.time())
+                .where(jobs.c.job_id == job_id, jobs.c.status == "RUN")
+                .values(lease_until=time.time() + lease_s)
             )
+        return done.rowcount == 1
+
+    def stale(self, now: float | None = None) -> list[tuple[str, int]]:
+        """Running jobs whose lease ran out (their worker died), with their attempt counts."""
+        now = time.time() if now is None else now
+        with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(jobs.c.job_id).where(jobs.c.status == "WAIT").order_by(jobs.c.created_at)
+                sa.select(jobs.c.job_id, jobs.c.attempts)
+                .where(jobs.c.status == "RUN", sa.func.coalesce(jobs.c.lease_until, 0) < now)
+                .order_by(jobs.c.created_at)
+            ).all()
+        return [(r.job_id, int(r.attempts)) for r in rows]
+
+    def unfinished(self) -> list[str]:
+        """Jobs accepted and not finished that no live worker holds: waiting ones, and running
+        ones whose lease ran out. Running jobs with a live lease are left to their worker."""
+        now = time.time()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.job_id)
+                .where(
+                    (jobs.c.status == "WAIT")
+                    | ((jobs.c.status == "RUN") & (sa.func.coalesce(jobs.c.lease_until, 0) < now))
+                )
+                .order_by(jobs.c.created_at)
             ).all()
         return [r.job_id for r in rows]
 
