@@ -112,6 +112,13 @@ _SCALAR_TYPES = {
 }
 
 
+def _show(name: str) -> str:
+    """A node name for a message: printable, at most 40 characters (damaged files put
+    arbitrary bytes where names go)."""
+    text = "".join(c if c.isprintable() else "?" for c in name[:40])
+    return repr(text + ("..." if len(name) > 40 else ""))
+
+
 class _BinaryReader:
     def __init__(self, data: bytes, source: str) -> None:
         self.data = data
@@ -177,21 +184,22 @@ class _BinaryReader:
             end_offset = props_end
         if end_offset > self.size:
             raise self._fail(
-                f"the file is truncated or damaged: node {name!r} ends at byte {end_offset} "
+                f"the file is truncated or damaged: node {_show(name)} ends at byte {end_offset} "
                 f"but the file has {self.size} bytes",
                 pos,
             )
         if end_offset > end:
-            raise self._fail(f"node {name!r} ends past the end of its parent node", pos)
+            raise self._fail(f"node {_show(name)} ends past the end of its parent node", pos)
         if end_offset <= pos or props_start > end_offset:
             raise self._fail(
-                f"node {name!r}: end offset {end_offset} lies inside the node's own header", pos
+                f"node {_show(name)}: end offset {end_offset} lies inside the node's own header",
+                pos,
             )
         if props_end > end_offset:
-            raise self._fail(f"node {name!r}: properties run past the node's end", pos)
+            raise self._fail(f"node {_show(name)}: properties run past the node's end", pos)
         if num_props > props_len:
             raise self._fail(
-                f"node {name!r}: {num_props} properties cannot fit in {props_len} bytes", pos
+                f"node {_show(name)}: {num_props} properties cannot fit in {props_len} bytes", pos
             )
         self.values += num_props + 1
         if self.values > MAX_VALUES:
@@ -202,75 +210,79 @@ class _BinaryReader:
             value, p = self._read_prop(p, props_end, name)
             props.append(value)
         if p != props_end:
-            raise self._fail(f"node {name!r}: property list length does not match its contents", p)
+            raise self._fail(
+                f"node {_show(name)}: property list length does not match its contents", p
+            )
         children: list[FbxNode] = []
         if end_offset > props_end:
             children, after = self._read_list(props_end, end_offset, depth + 1)
             if after != end_offset:
                 raise self._fail(
-                    f"node {name!r}: children do not end at the node's end offset", after
+                    f"node {_show(name)}: children do not end at the node's end offset", after
                 )
         return FbxNode(name, props, children), end_offset
 
     def _read_prop(self, p: int, end: int, node: str):
         if p >= end:
-            raise self._fail(f"node {node!r}: property list is truncated", p)
+            raise self._fail(f"node {_show(node)}: property list is truncated", p)
         code = chr(self.data[p])
         p += 1
         if code in self.scalars:
             n = self.scalar_sizes[code]
             if p + n > end:
-                raise self._fail(f"node {node!r}: property is truncated", p)
+                raise self._fail(f"node {_show(node)}: property is truncated", p)
             (value,) = self.scalars[code].unpack_from(self.data, p)
             return value, p + n
         if code in _ARRAY_TYPES:
             return self._read_array(p, end, node, code)
         if code in "SR":
             if p + 4 > end:
-                raise self._fail(f"node {node!r}: string length is truncated", p)
+                raise self._fail(f"node {_show(node)}: string length is truncated", p)
             (n,) = self.u32.unpack_from(self.data, p)
             p += 4
             if p + n > end:
-                raise self._fail(f"node {node!r}: string of {n} bytes runs past the node", p)
+                raise self._fail(f"node {_show(node)}: string of {n} bytes runs past the node", p)
             raw = self.data[p : p + n]
             # surrogateescape keeps names that differ only in invalid bytes distinct.
             return (raw.decode("utf-8", "surrogateescape") if code == "S" else raw), p + n
-        raise self._fail(f"node {node!r}: unknown property type {code!r}", p - 1)
+        raise self._fail(f"node {_show(node)}: unknown property type {code!r}", p - 1)
 
     def _read_array(self, p: int, end: int, node: str, code: str):
         if p + 12 > end:
-            raise self._fail(f"array {node!r}: header is truncated", p)
+            raise self._fail(f"array {_show(node)}: header is truncated", p)
         count, encoding, comp_len = self.array_header.unpack_from(self.data, p)
         p += 12
         dtype = np.dtype(self.endian + _ARRAY_TYPES[code])
         nbytes = count * dtype.itemsize
         if p + comp_len > end:
             raise self._fail(
-                f"array {node!r}: {comp_len} bytes of data run past the end of the node", p
+                f"array {_show(node)}: {comp_len} bytes of data run past the end of the node", p
             )
         payload = self.view[p : p + comp_len]
         if nbytes > MAX_ARRAY_BYTES:
-            raise self._fail(f"array {node!r}: declared length {count} is too large", p)
+            raise self._fail(f"array {_show(node)}: declared length {count} is too large", p)
         self.array_bytes += nbytes
         if self.array_bytes > MAX_TOTAL_ARRAY_BYTES:
             raise self._fail(f"arrays would take more than {MAX_TOTAL_ARRAY_BYTES} bytes in all", p)
         if encoding == 0:
             if comp_len != nbytes:
                 raise self._fail(
-                    f"array {node!r}: {count} values need {nbytes} bytes but {comp_len} are stored",
+                    f"array {_show(node)}: {count} values need {nbytes} bytes but {comp_len} are stored",
                     p,
                 )
             raw = payload
         elif encoding == 1:
             if nbytes > comp_len * MAX_DEFLATE_RATIO + 64:
                 raise self._fail(
-                    f"array {node!r}: declared length {count} is impossible for "
+                    f"array {_show(node)}: declared length {count} is impossible for "
                     f"{comp_len} compressed bytes",
                     p,
                 )
-            raw = _inflate(payload, nbytes, lambda what: self._fail(f"array {node!r}: {what}", p))
+            raw = _inflate(
+                payload, nbytes, lambda what: self._fail(f"array {_show(node)}: {what}", p)
+            )
         else:
-            raise self._fail(f"array {node!r}: unknown encoding {encoding}", p)
+            raise self._fail(f"array {_show(node)}: unknown encoding {encoding}", p)
         arr = np.frombuffer(raw, dtype=dtype, count=count)
         if self.big_endian and dtype.itemsize > 1:
             arr = arr.astype(dtype.newbyteorder("="))
