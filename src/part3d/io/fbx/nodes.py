@@ -267,7 +267,8 @@ class _BinaryReader:
         if encoding == 0:
             if comp_len != nbytes:
                 raise self._fail(
-                    f"array {_show(node)}: {count} values need {nbytes} bytes but {comp_len} are stored",
+                    f"array {_show(node)}: {count} values need {nbytes} bytes but {comp_len} "
+                    "are stored",
                     p,
                 )
             raw = payload
