@@ -593,3 +593,40 @@ def test_a_job_whose_worker_keeps_dying_fails_after_three_attempts(tmp_path) -> 
     finally:
         stop_server(proc)
         server.shutdown()
+
+
+def test_one_account_cannot_fill_the_queue_and_state_is_private(tmp_path) -> None:
+    """An account gets its share of the queue (here 1 waiting job; a never-answering input
+    keeps it waiting behind a busy worker), another account still gets in; metrics need the
+    token; the home folder, records and results are the owner's only."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_SlowModel, directory=str(MODELS)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    home = tmp_path / "home"
+    proc, info = start_server(home, PART3D_MAX_QUEUED_PER_ACCOUNT="1",
+                              PART3D_METRICS_TOKEN="s3cret")  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jeep1.fbx"
+        greedy = _client(info, json.loads(info["keys"]("create", "--account", "a", "--json")))
+        other = _client(info, json.loads(info["keys"]("create", "--account", "b", "--json")))
+        codes = []
+        for _ in range(4):
+            try:
+                _submit(*greedy, url)
+                codes.append("ok")
+            except TencentCloudSDKException as exc:
+                codes.append(exc.get_code())
+        assert "FailedOperation.EngineServerLimitExceeded" in codes
+        assert _submit(*other, url)
+        base = f"http://127.0.0.1:{info['port']}/metrics"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base, timeout=5)
+        assert refused.value.code == 401
+        req = urllib.request.Request(base, headers={"Authorization": "Bearer s3cret"})
+        assert b"part3d" in urllib.request.urlopen(req, timeout=5).read()
+        assert home.stat().st_mode & 0o777 == 0o700
+        assert (home / "results").stat().st_mode & 0o777 == 0o700
+        for name in ("part3d.db", "queue.db", "secret.key"):
+            assert (home / name).stat().st_mode & 0o777 == 0o600, name
+    finally:
+        stop_server(proc)
+        server.shutdown()

@@ -46,8 +46,14 @@ def signed_url(job_id: str, name: str, expires: int) -> str:
 
 def submit(call: Call) -> dict:
     req = validate_submit(call.params, flattened=call.flattened)
-    if store().count_jobs("WAIT") >= config().max_queued:
+    cfg = config()
+    if store().count_jobs("WAIT") >= cfg.max_queued:
         raise errors.EngineServerLimitExceeded("The job queue is full; retry later")
+    if store().count_jobs("WAIT", call.key.account) >= cfg.max_queued_per_account:
+        raise errors.EngineServerLimitExceeded(
+            f"This account has {cfg.max_queued_per_account} jobs waiting, its share of the "
+            "queue; retry when some have finished"
+        )
     for flag, name in (
         (req.part_segmentation_info is not None, "PartSegmentationInfo"),
         (req.staged, "EnableStagedGeneration"),
@@ -199,7 +205,17 @@ def create_app() -> FastAPI:
         return FileResponse(path)
 
     @app.get("/metrics")
-    async def prometheus() -> Response:
+    async def prometheus(request: Request) -> Response:
+        token = config().metrics_token
+        if token:
+            sent = request.headers.get("authorization", "")
+            if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+                return JSONResponse({"error": "metrics need the bearer token"}, status_code=401)
+        elif not _loopback(request.client.host if request.client else ""):
+            return JSONResponse(
+                {"error": "metrics are served to this machine only (or set a token)"},
+                status_code=403,
+            )
         return Response(metrics(store()), media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz")
@@ -211,6 +227,15 @@ def create_app() -> FastAPI:
         return {"status": "ok" if ok else "degraded", "workers": workers}
 
     return app
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -16,8 +16,12 @@ class Config:
     public_url: str
     max_faces: int = 1_500_000
     retention_s: float = 24 * 3600
-    #: Submit answers FailedOperation.EngineServerLimitExceeded beyond this many waiting jobs.
+    #: Submit answers FailedOperation.EngineServerLimitExceeded beyond this many waiting jobs,
     max_queued: int = 1000
+    #: ... or beyond this many waiting jobs of the submitting account (its fair share).
+    max_queued_per_account: int = 250
+    #: /metrics needs ``Authorization: Bearer <token>`` when set; otherwise loopback only.
+    metrics_token: str = ""
     #: Jobs of one account running at once; more wait.
     max_running_per_account: int = 2
     #: Requests per second per account and action.
@@ -32,16 +36,35 @@ def home() -> Path:
     return Path(os.environ.get("PART3D_HOME", "~/.part3d")).expanduser()
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by its owner only (0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+def private_files(folder: Path, pattern: str) -> None:
+    """Files of ``folder`` matching ``pattern`` readable by their owner only (0600)."""
+    for f in folder.glob(pattern):
+        if f.is_file():
+            f.chmod(0o600)
+
+
 @cache
 def config() -> Config:
-    h = home()
-    h.mkdir(parents=True, exist_ok=True)
+    h = private_dir(home())
+    private_dir(h / "results")
+    max_queued = int(os.environ.get("PART3D_MAX_QUEUED", "1000"))
     return Config(
         home=h,
         database_url=os.environ.get("PART3D_DATABASE_URL", f"sqlite:///{h / 'part3d.db'}"),
         results=h / "results",
         public_url=os.environ.get("PART3D_PUBLIC_URL", "http://127.0.0.1:18931").rstrip("/"),
-        max_queued=int(os.environ.get("PART3D_MAX_QUEUED", "1000")),
+        max_queued=max_queued,
+        max_queued_per_account=int(
+            os.environ.get("PART3D_MAX_QUEUED_PER_ACCOUNT", str(max(1, max_queued // 4)))
+        ),
+        metrics_token=os.environ.get("PART3D_METRICS_TOKEN", ""),
         max_running_per_account=int(os.environ.get("PART3D_MAX_RUNNING_PER_ACCOUNT", "2")),
         rate_limit=int(os.environ.get("PART3D_RATE_LIMIT", "20")),
         lease_s=float(os.environ.get("PART3D_LEASE_SECONDS", "30")),
@@ -54,4 +77,6 @@ def store():
     from part3d.service.store import Store
 
     cfg = config()
-    return Store(cfg.database_url, cfg.home)
+    db = Store(cfg.database_url, cfg.home)
+    private_files(cfg.home, "*.db*")
+    return db

@@ -6,11 +6,12 @@ import time
 
 from huey import SqliteHuey, crontab
 
-from part3d.service.config import home
+from part3d.service.config import home, private_dir, private_files
 
-_home = home()
-_home.mkdir(parents=True, exist_ok=True)
+_home = private_dir(home())
 huey = SqliteHuey("part3d", filename=str(_home / "queue.db"))
+huey.storage.conn  # noqa: B018 - opens (creates) the file now, so that it can be made private
+private_files(_home, "queue.db*")
 
 
 @huey.task()
