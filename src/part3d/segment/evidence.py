@@ -62,11 +62,17 @@ def build_proxy(
     if t > budget:
         import fast_simplification
 
-        pv, pf = fast_simplification.simplify(
-            vertices.astype(np.float64), faces.astype(np.int64), target_count=budget
-        )
+        pv, pf = vertices.astype(np.float64), faces.astype(np.int64)
+        if t > 50 * budget:
+            # Quadric decimation of millions of faces takes seconds, and stalls on open or
+            # ragged surfaces: cluster vertices on a grid first (linear time), then decimate.
+            pv, pf = cluster_vertices(pv, pf, 4 * budget)
+        if len(pf) > budget:
+            pv, pf = fast_simplification.simplify(pv, pf, target_count=budget)
         pv = np.asarray(pv, dtype=np.float64)
         pf = np.asarray(pf, dtype=np.int64).reshape(-1, 3)
+        if len(pf) > 2 * budget:  # the decimation stalled: cluster to the budget
+            pv, pf = cluster_vertices(pv, pf, budget)
         _, parea, _ = triangle_frames(pv, pf)
         pf = pf[parea > 0]
         if len(pf) < 4:
@@ -92,6 +98,31 @@ def build_proxy(
         )
     proxy = Proxy(pv, pf, pairs, graph.edge_length, area, centroids, smooth, concave, convex)
     return proxy, mapping
+
+
+def cluster_vertices(
+    vertices: np.ndarray, faces: np.ndarray, target: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """About ``target`` faces by merging the vertices of each cell of a uniform grid (cell
+    size from the surface area) into their mean; faces that collapse are dropped."""
+    p = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1).sum()
+    if area <= 0:
+        return vertices, faces
+    cell = float(np.sqrt(2.0 * area / max(target, 1)))
+    keys = np.floor((vertices - vertices.min(axis=0)) / cell).astype(np.int64)
+    _, cluster = np.unique(keys, axis=0, return_inverse=True)
+    cluster = cluster.reshape(-1)
+    n = int(cluster.max()) + 1
+    counts = np.bincount(cluster, minlength=n).astype(np.float64)
+    merged = np.stack(
+        [np.bincount(cluster, weights=vertices[:, i], minlength=n) for i in range(3)], axis=1
+    ) / np.maximum(counts, 1)[:, None]
+    f = cluster[faces]
+    keep = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
+    f = f[keep]
+    _, first = np.unique(np.sort(f, axis=1), axis=0, return_index=True)
+    return merged, f[np.sort(first)]
 
 
 def _face_mean(values: np.ndarray, pairs: np.ndarray, length: np.ndarray, q: int) -> np.ndarray:
