@@ -77,3 +77,42 @@ def test_unknown_backend_and_empty_scene_are_errors(tmp_path: Path) -> None:
         render(_row_of_boxes(1), tmp_path / "x.png", backend="vulkan")
     with pytest.raises(Part3DError, match="no triangles"):
         render(Scene(), tmp_path / "x.png")
+
+
+def _box(name: str, extents, at, color: str):
+    box = trimesh.creation.box(extents=extents)
+    box.apply_translation(at)
+    faces = np.asarray(box.faces)
+    mesh = build_mesh(name, box.vertices, faces.reshape(-1), np.arange(0, 3 * len(faces) + 1, 3))
+    mesh.materials = [Material(name, hex_to_rgba(color))]
+    return mesh
+
+
+def test_the_preview_shows_the_side_with_the_most_parts(tmp_path: Path) -> None:
+    """Small parts only on the back (-front) of a big box: the preview looks from behind."""
+    from part3d.preview import VIEWS, _gather, best_view
+
+    meshes = [_box("body", (2, 2, 2), (0, 0, 0), PALETTE[0])]
+    for i, (x, y) in enumerate([(-0.5, 0.5), (0.5, 0.5), (-0.5, -0.5), (0.5, -0.5)]):
+        meshes.append(_box(f"knob_{i}", (0.3, 0.3, 0.3), (x, y, -1.1), PALETTE[i + 1]))
+    scene = Scene(meshes)
+    tris, _, ids = _gather(scene)
+    assert VIEWS[best_view(scene, tris, ids)][2] < 0  # a view from behind
+    out = render(scene, tmp_path / "back.png", size=256)
+    assert len(_colors_present(out, PALETTE[:5])) == 5
+    # The same knobs in front: the default front view is kept.
+    for m in meshes[1:]:
+        m.vertices[:, 2] *= -1
+    tris, _, ids = _gather(scene)
+    assert best_view(scene, tris, ids) == 0
+
+
+def test_the_preview_is_upright_in_the_files_up_axis(tmp_path: Path) -> None:
+    """A tall column in a Z-up file stands upright in the picture."""
+    scene = Scene([_box("column", (0.5, 0.5, 4.0), (0, 0, 2), PALETTE[0])])
+    scene.axes = ("+X", "+Z", "-Y")
+    out = render(scene, tmp_path / "up.png", size=256, backend="numpy")
+    covered = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    mask = np.abs(covered - (np.asarray(BACKGROUND) * 255).round()).sum(axis=-1) > 30
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    assert np.ptp(rows) > 2 * np.ptp(cols)

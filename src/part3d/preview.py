@@ -20,20 +20,30 @@ from part3d.model import Scene, axis_basis
 
 log = logging.getLogger(__name__)
 
+#: ``auto`` renders models with more triangles than this with OpenGL.
+EGL_ABOVE = 50_000
 BACKGROUND = np.array([246, 246, 244], dtype=np.float64) / 255
 OUTLINE = np.array([35, 35, 40], dtype=np.float64) / 255
 DEFAULT_COLOR = (0.8, 0.8, 0.8, 1.0)
 
 
-def _camera(scene: Scene, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """(3, 3) view rotation (rows: right, up, towards the viewer), centre, half-extent."""
+#: Viewing directions tried (right, up, front weights): front-right, front-left, back-right,
+#: back-left, each three-quarters from a little above. The first is preferred on ties.
+VIEWS = ((0.55, 0.45, 0.70), (-0.55, 0.45, 0.70), (0.55, 0.45, -0.70), (-0.55, 0.45, -0.70))
+
+
+def _camera(
+    scene: Scene, vertices: np.ndarray, direction: tuple[float, float, float] = VIEWS[0]
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(3, 3) view rotation (rows: right, up, towards the viewer), centre, half-extent, for a
+    viewer in ``direction`` (weights of the file's right, up and front axes). Up is the file's
+    up axis; formats without one are taken as +Y up."""
     try:
         frame = axis_basis(scene.axes)  # rows: right, up, front in file coordinates
     except ValueError:
         frame = np.eye(3)
     right, up, front = frame
-    # A three-quarter view from front-right and a little above.
-    eye = 0.55 * right + 0.45 * up + 0.70 * front
+    eye = direction[0] * right + direction[1] * up + direction[2] * front
     eye /= np.linalg.norm(eye)
     x = np.cross(up, eye)
     x /= np.linalg.norm(x)
@@ -45,6 +55,33 @@ def _camera(scene: Scene, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     center = ((lo + hi) / 2) @ view
     half = float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-12)) / 2 * 1.08
     return view, center, half
+
+
+def _project(tris: np.ndarray, view: np.ndarray, center: np.ndarray, half: float) -> np.ndarray:
+    tri_view = (tris - center) @ view.T / half  # x, y in [-1, 1]; z towards the viewer
+    tri_view[:, :, 2] /= max(float(np.abs(tri_view[:, :, 2]).max()) * 1.01, 1e-12)
+    return tri_view
+
+
+def best_view(scene: Scene, tris: np.ndarray, ids: np.ndarray, res: int = 96) -> int:
+    """The index in ``VIEWS`` of the side that shows the most parts (each counted once it
+    covers a few pixels of a small rendering), the front-right one on ties: a character is
+    seen from the front, not its back."""
+    if len(tris) > 200_000:  # the largest triangles decide what is visible
+        p = tris
+        area = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
+        keep = np.argsort(-area, kind="stable")[:200_000]
+        tris, ids = tris[keep], ids[keep]
+    points = tris.reshape(-1, 3)
+    best, best_i = -1, 0
+    for i, direction in enumerate(VIEWS):
+        view, center, half = _camera(scene, points, direction)
+        tri_view = _project(tris, view, center, half)
+        _, id_img = _render_numpy(tri_view, np.zeros((len(tris), 3)), ids, res)
+        seen = int((np.bincount(id_img.ravel())[1:] >= 3).sum())
+        if seen > best:
+            best, best_i = seen, i
+    return best_i
 
 
 def _gather(scene: Scene):
@@ -79,20 +116,23 @@ def _shade(tri_view: np.ndarray, colors: np.ndarray) -> np.ndarray:
 def render(scene: Scene, path: str | Path, size: int = 1024, backend: str = "auto") -> Path:
     """Write the preview PNG of ``scene`` to ``path`` (``size`` x ``size`` pixels).
 
-    ``backend``: ``"egl"`` (OpenGL, headless), ``"numpy"`` (software), or ``"auto"`` (EGL
-    when it works, else numpy). Returns the path written.
+    ``backend``: ``"egl"`` (OpenGL, headless), ``"numpy"`` (software), or ``"auto"`` (numpy
+    up to ``EGL_ABOVE`` triangles, EGL above when it works). The model is seen from the side
+    that shows the most parts (``best_view``). Returns the path written.
     """
     path = Path(path)
-    tris, colors, ids = _gather(scene)
-    view, center, half = _camera(scene, tris.reshape(-1, 3))
-    tri_view = (tris - center) @ view.T / half  # x, y in [-1, 1]; z towards the viewer
-    tri_view[:, :, 2] /= max(float(np.abs(tri_view[:, :, 2]).max()) * 1.01, 1e-12)
-    shaded = _shade(tri_view, colors)
     if backend not in ("auto", "egl", "numpy"):
         raise Part3DError(f"unknown preview backend {backend!r} (auto, egl or numpy)")
+    tris, colors, ids = _gather(scene)
+    direction = VIEWS[best_view(scene, tris, ids)] if len(scene.meshes) > 1 else VIEWS[0]
+    view, center, half = _camera(scene, tris.reshape(-1, 3), direction)
+    tri_view = _project(tris, view, center, half)
+    shaded = _shade(tri_view, colors)
     image = ids_img = None
     scale = 2  # supersampling
-    if backend in ("auto", "egl"):
+    # Small models draw faster and in far less memory without an OpenGL context.
+    use_egl = backend == "egl" or (backend == "auto" and len(tris) > EGL_ABOVE)
+    if use_egl:
         try:
             image, ids_img = _render_egl(tri_view, shaded, ids, size * scale)
         except Exception as exc:  # EGL can be missing or broken in many ways
@@ -195,7 +235,7 @@ def _render_numpy(tri_view: np.ndarray, shaded: np.ndarray, ids: np.ndarray, res
     best_depth = np.full(res * res, -np.inf)
     best_tri = np.full(res * res, -1, dtype=np.int64)
     order = np.flatnonzero(counts)
-    budget = 4_000_000
+    budget = 250_000  # candidate pixels per batch: about 40 MB of temporaries
     start = 0
     cum = np.cumsum(counts[order])
     while start < len(order):

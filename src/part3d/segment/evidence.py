@@ -115,9 +115,12 @@ def cluster_vertices(
     cluster = cluster.reshape(-1)
     n = int(cluster.max()) + 1
     counts = np.bincount(cluster, minlength=n).astype(np.float64)
-    merged = np.stack(
-        [np.bincount(cluster, weights=vertices[:, i], minlength=n) for i in range(3)], axis=1
-    ) / np.maximum(counts, 1)[:, None]
+    merged = (
+        np.stack(
+            [np.bincount(cluster, weights=vertices[:, i], minlength=n) for i in range(3)], axis=1
+        )
+        / np.maximum(counts, 1)[:, None]
+    )
     f = cluster[faces]
     keep = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
     f = f[keep]
