@@ -24,7 +24,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
-setup: $(VENV)/.installed
+# Tencent's Node.js SDK, a client in the service tests.
+NODE_SDK := tests/node/node_modules/tencentcloud-sdk-nodejs-intl-en/package.json
+
+$(NODE_SDK): tests/node/package.json tests/node/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; fi; }
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.installed $(NODE_SDK)
 
 run: setup
 	$(PY) -m part3d.service.demo $(MODELS)/mar_rifle.fbx --port 18931
@@ -41,7 +51,7 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint
+test: lint $(NODE_SDK)
 	$(VENV)/bin/pytest -n 2 -q
 
 bench: setup

@@ -630,3 +630,32 @@ def test_one_account_cannot_fill_the_queue_and_state_is_private(tmp_path) -> Non
     finally:
         stop_server(proc)
         server.shutdown()
+
+
+NODE_CLIENT = Path(__file__).resolve().parent / "node" / "part3d_client.js"
+
+
+def test_the_nodejs_sdk_submits_and_queries(service, key, files_server) -> None:
+    """Tencent's Node.js SDK signs TC3 over the host without its port while it sends
+    `Host: 127.0.0.1:PORT` (API.md §3.2): it must get through, submit and see DONE."""
+    import shutil
+
+    node_modules = NODE_CLIENT.parent / "node_modules" / "tencentcloud-sdk-nodejs-intl-en"
+    if shutil.which("node") is None or not node_modules.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("node or tests/node/node_modules is missing (make setup installs them)")
+        pytest.skip("node or the Node.js SDK is not installed (run make setup)")
+    env = {
+        **os.environ,
+        "ENDPOINT": f"127.0.0.1:{service['port']}",
+        "SECRET_ID": key["SecretId"],
+        "SECRET_KEY": key["SecretKey"],
+        "FILE_URL": f"{files_server}/mar_rifle.fbx",
+    }
+    proc = subprocess.run(
+        ["node", str(NODE_CLIENT)], capture_output=True, text=True, env=env, timeout=180
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0, result
+    assert result["Status"] == "DONE", result
+    assert {f["Type"] for f in result["ResultFile3Ds"]} >= {"FBX", "OBJ", "GLB"}
