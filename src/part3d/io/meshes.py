@@ -398,7 +398,8 @@ def _parse_obj_lines(text: str, path: Path) -> _ObjData:
             if key == "v":
                 positions.append([float(x) for x in rest.split()[:3]])
             elif key == "vt":
-                texcoords.append([float(x) for x in rest.split()[:2]] + [0.0] * 2)
+                # A missing v (or u) coordinate reads as 0.
+                texcoords.append(([float(x) for x in rest.split()[:2]] + [0.0, 0.0])[:2])
             elif key == "vn":
                 normals.append([float(x) for x in rest.split()[:3]])
             elif key in ("o", "g"):
@@ -435,9 +436,11 @@ def _parse_obj_lines(text: str, path: Path) -> _ObjData:
             ) from None
     if len(positions) and any(len(p) != 3 for p in positions):
         raise CorruptFileError(f"{path.name}: a vertex line has fewer than three coordinates")
+    if len(normals) and any(len(n) != 3 for n in normals):
+        raise CorruptFileError(f"{path.name}: a normal line has fewer than three coordinates")
     return _ObjData(
         np.array(positions, dtype=np.float64).reshape(-1, 3),
-        np.array(texcoords, dtype=np.float64).reshape(-1, 4)[:, :2],
+        np.array(texcoords, dtype=np.float64).reshape(-1, 2),
         np.array(normals, dtype=np.float64).reshape(-1, 3),
         libraries,
         [_obj_group(g) for g in groups],
