@@ -129,3 +129,10 @@ def test_error_codes_are_the_documented_ones() -> None:
     assert MissingParameter.code == "MissingParameter"
     assert InvalidParameterValue.code == "InvalidParameterValue"
     assert UnknownParameter.code == "UnknownParameter"
+
+
+def test_a_file_url_over_8_kib_is_refused() -> None:
+    url = "http://example.com/" + "a" * 8200 + ".fbx"
+    with pytest.raises(InvalidParameterValue, match="longer than 8192"):
+        validate_submit({"File": {"Url": url, "Type": "FBX"}})
+    assert validate_submit({"File": {"Url": url[:8000] + ".fbx", "Type": "FBX"}}).url
