@@ -78,7 +78,7 @@ def test_json_submit_with_every_field() -> None:
         (
             {"File": {"Url": URL, "Type": "FBX"}, "PartSegmentationInfo": '{"a": {"face_ids": 1}}'},
             InvalidParameterValue,
-            "face_ids list",
+            "face_ids must be a list",
         ),
         (
             {

@@ -417,7 +417,6 @@ def test_staged_generation_and_post_processing_are_refused_for_now(service, key,
     for extra in (
         {"EnableStagedGeneration": True},
         {"EnablePostProcess": True},
-        {"PartSegmentationInfo": json.dumps({"p": {"face_ids": [0]}})},
     ):
         req = models.SubmitHunyuan3DPartJobRequest()
         req.from_json_string(
@@ -659,3 +658,43 @@ def test_the_nodejs_sdk_submits_and_queries(service, key, files_server) -> None:
     assert proc.returncode == 0, result
     assert result["Status"] == "DONE", result
     assert {f["Type"] for f in result["ResultFile3Ds"]} >= {"FBX", "OBJ", "GLB"}
+
+
+def test_an_edited_segmentation_makes_exactly_those_parts(service, key, files_server) -> None:
+    """A user merges two parts and moves faces in the JSON of a finished job, submits it as
+    PartSegmentationInfo, and gets exactly those parts back; a bad one is refused at Submit
+    (structure) or fails the job naming the part and the face (against the model)."""
+    client, models = _client(service, key)
+    url = f"{files_server}/mar_rifle.fbx"
+    first = json.loads(_wait(client, models, _submit(client, models, url)).PartSegmentationInfo)
+    names = list(first)
+    edited = {
+        names[0]: {"face_ids": sorted(first[names[0]]["face_ids"] + first[names[1]]["face_ids"]
+                                      + first[names[2]]["face_ids"][:5])},
+        names[2]: {"face_ids": first[names[2]]["face_ids"][5:]},
+        **{n: first[n] for n in names[3:]},
+    }  # fmt: skip
+    req = models.SubmitHunyuan3DPartJobRequest()
+    req.from_json_string(json.dumps({"File": {"Url": url, "Type": "FBX"},
+                                     "PartSegmentationInfo": json.dumps(edited)}))  # fmt: skip
+    resp = _wait(client, models, client.SubmitHunyuan3DPartJob(req).JobId)
+    assert resp.Status == "DONE", resp.ErrorMessage
+    got = json.loads(resp.PartSegmentationInfo)
+    assert sorted(sorted(p["face_ids"]) for p in got.values()) == sorted(
+        sorted(p["face_ids"]) for p in edited.values()
+    )
+    for bad, text in (
+        ({"p": {"face_ids": [0, -1]}}, "face id -1"),
+        ({"p": {"face_ids": [0], "color": "red"}}, "color"),
+    ):
+        req.from_json_string(json.dumps({"File": {"Url": url, "Type": "FBX"},
+                                         "PartSegmentationInfo": json.dumps(bad)}))  # fmt: skip
+        with pytest.raises(TencentCloudSDKException) as info:
+            client.SubmitHunyuan3DPartJob(req)
+        assert info.value.get_code() == "InvalidParameterValue" and text in info.value.get_message()
+    out_of_range = {"m_rifle_part_1": {"face_ids": [0, 99999]}}
+    fields = {"File": {"Url": url, "Type": "FBX"}, "PartSegmentationInfo": json.dumps(out_of_range)}
+    req.from_json_string(json.dumps(fields))
+    resp = _wait(client, models, client.SubmitHunyuan3DPartJob(req).JobId)
+    assert (resp.Status, resp.ErrorCode) == ("FAIL", "InvalidParameterValue")
+    assert "m_rifle_part_1" in resp.ErrorMessage and "99999" in resp.ErrorMessage

@@ -110,3 +110,37 @@ def test_part_faces_keep_their_geometry(models: Path, tmp_path: Path) -> None:
         np.testing.assert_allclose(
             part.vertices[part.triangles], source.vertices[source.triangles[ids]], rtol=1e-6
         )
+
+
+def test_split_takes_an_edited_segmentation(models: Path, tmp_path: Path) -> None:
+    """Stage 1's JSON, edited as a user would (two parts merged, faces moved), gives exactly
+    those parts; faces the edit leaves out join a neighbour; a bad edit is one line naming
+    the part and the face."""
+    model = str(models / "mar_rifle.fbx")
+    assert part3d("split", model, "-o", str(tmp_path / "a"), "--formats", "json").returncode == 0
+    first = json.loads((tmp_path / "a" / "mar_rifle_segmentation.json").read_text())
+    names = list(first)
+    edited = {
+        "body": {"face_ids": sorted(first[names[0]]["face_ids"] + first[names[1]]["face_ids"]
+                                    + first[names[2]]["face_ids"][:5])},
+        "rest": {"face_ids": first[names[2]]["face_ids"][5:]},
+        **{n: first[n] for n in names[3:]},
+    }  # fmt: skip
+    left_out = edited[names[3]]["face_ids"].pop()
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(edited))
+    proc = part3d("split", model, "-o", str(tmp_path / "b"), "--segmentation", str(path),
+                  "--formats", "json,fbx")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads((tmp_path / "b" / "mar_rifle_segmentation.json").read_text())
+    assert len(got) == len(edited)
+    got_sets = sorted(sorted(p["face_ids"]) for p in got.values())
+    edited[names[3]]["face_ids"].append(left_out)
+    assert got_sets == sorted(sorted(p["face_ids"]) for p in edited.values())
+    path.write_text(json.dumps({"m_rifle_part_1": {"face_ids": [3, 3]}}))
+    proc = part3d("split", model, "-o", str(tmp_path / "c"), "--segmentation", str(path))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        "part3d: error: PartSegmentationInfo['m_rifle_part_1']: face 3 of mesh 'm_rifle' is "
+        "listed twice"
+    )

@@ -184,8 +184,14 @@ def cmd_split(args) -> int:
     def warn(message: str) -> None:
         print(f"part3d: warning: {message}", file=sys.stderr)
 
+    given = None
+    if args.segmentation:
+        if args.parts is not None:
+            raise Part3DError("--parts and --segmentation cannot be used together")
+        given = Path(args.segmentation).read_text(encoding="utf-8")
+
     if args.json or not sys.stderr.isatty():
-        result = run(src, out_dir, options, warn=warn)
+        result = run(src, out_dir, options, warn=warn, segmentation=given)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -201,7 +207,7 @@ def cmd_split(args) -> int:
             def progress(stage: str, done: int, total: int) -> None:
                 bar.update(task, description=f"{src.name}: {stage}", completed=done, total=total)
 
-            result = run(src, out_dir, options, progress, warn=warn)
+            result = run(src, out_dir, options, progress, warn=warn, segmentation=given)
     if args.json:
         print(json.dumps({"input": str(src), **result.summary()}, indent=2))
         return 0
@@ -355,6 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N|auto",
         help="number of parts for the whole model (default: auto; at least one per mesh "
         "and separate piece)",
+    )
+    p.add_argument(
+        "--segmentation",
+        metavar="FILE.json",
+        help="use this PartSegmentationInfo (e.g. an edited <name>_segmentation.json) instead "
+        "of segmenting; faces it does not list join their best-connected neighbour",
     )
     p.add_argument(
         "--granularity",

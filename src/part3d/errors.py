@@ -47,3 +47,8 @@ class EmptySceneError(InputError):
 
 class LimitExceededError(InputError):
     """The input is over a configured limit (file size, face count)."""
+
+
+class SegmentationInfoError(InputError):
+    """A given PartSegmentationInfo cannot be used: malformed, or face ids that do not fit the
+    model (out of range, listed twice)."""

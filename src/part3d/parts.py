@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import colorsys
 import json
+import re
 
 import numpy as np
 
-from part3d.errors import Part3DError
+from part3d.errors import Part3DError, SegmentationInfoError
 from part3d.model import Material, Mesh, Scene
 from part3d.segment import Segmentation, rank_by_area
 
@@ -156,6 +157,50 @@ def dumps_info(info: dict[str, dict]) -> str:
     return json.dumps(info, separators=(",", ":"))
 
 
+_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+#: PartSegmentationInfo larger than this (JSON text) is refused.
+MAX_INFO_BYTES = 64 * 1024 * 1024
+
+
+def check_info(info: dict | str) -> dict:
+    """PartSegmentationInfo (API.md §6.3), checked for what needs no model: a non-empty JSON
+    object of part name -> ``{"face_ids": [int >= 0, ...], "color": "#RRGGBB"}`` (colour
+    optional). One message names the part and the first offending value. Returns the dict.
+    ``from_info`` checks the face ids against the model as well."""
+    if isinstance(info, str | bytes):
+        if len(info) > MAX_INFO_BYTES:
+            raise SegmentationInfoError(f"PartSegmentationInfo is over {MAX_INFO_BYTES >> 20} MB")
+        try:
+            info = json.loads(info)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SegmentationInfoError(f"PartSegmentationInfo is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise SegmentationInfoError("PartSegmentationInfo nests too deeply") from None
+    if not isinstance(info, dict) or not info:
+        raise SegmentationInfoError("PartSegmentationInfo must be a non-empty JSON object")
+    for key, part in info.items():
+        if not key:
+            raise SegmentationInfoError("PartSegmentationInfo has an empty part name")
+        if not isinstance(part, dict) or "face_ids" not in part:
+            raise SegmentationInfoError(f"PartSegmentationInfo[{key!r}] has no face_ids")
+        ids = part["face_ids"]
+        if not isinstance(ids, list):
+            raise SegmentationInfoError(
+                f"PartSegmentationInfo[{key!r}].face_ids must be a list of integers"
+            )
+        bad = next((i for i in ids if not isinstance(i, int) or isinstance(i, bool) or i < 0), None)
+        if bad is not None:
+            raise SegmentationInfoError(
+                f"PartSegmentationInfo[{key!r}]: face id {bad!r} is not a non-negative integer"
+            )
+        color = part.get("color")
+        if color is not None and (not isinstance(color, str) or not _COLOR.match(color)):
+            raise SegmentationInfoError(
+                f"PartSegmentationInfo[{key!r}]: color {color!r} is not #RRGGBB"
+            )
+    return info
+
+
 def from_info(scene: Scene, info: dict | str) -> Segmentation:
     """A segmentation from PartSegmentationInfo (a dict or its JSON text).
 
@@ -164,25 +209,13 @@ def from_info(scene: Scene, info: dict | str) -> Segmentation:
     face may be listed once; faces no part lists join the neighbouring part with which they
     share the longest boundary (or stay a part of their own where they touch none).
     """
-    if isinstance(info, str):
-        try:
-            info = json.loads(info)
-        except json.JSONDecodeError as exc:
-            raise Part3DError(f"PartSegmentationInfo is not valid JSON ({exc.msg})") from None
-    if not isinstance(info, dict) or not info:
-        raise Part3DError("PartSegmentationInfo must be a non-empty JSON object")
+    info = check_info(info)
     counts = [m.polygon_count for m in scene.meshes]
     starts = np.concatenate([[0], np.cumsum(counts)])
     by_name = {m.name: i for i, m in enumerate(scene.meshes)}
     labels = [np.full(c, -1, dtype=np.int64) for c in counts]
     for part_id, (key, value) in enumerate(info.items()):
-        if not isinstance(value, dict) or "face_ids" not in value:
-            raise Part3DError(f"PartSegmentationInfo[{key!r}] has no face_ids")
         ids = value["face_ids"]
-        if not isinstance(ids, list) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in ids
-        ):
-            raise Part3DError(f"PartSegmentationInfo[{key!r}].face_ids must be a list of integers")
         mesh_name = key.rsplit("_part_", 1)[0] if "_part_" in key else None
         ids_arr = np.asarray(ids, dtype=np.int64)
         if mesh_name in by_name:
@@ -190,7 +223,7 @@ def from_info(scene: Scene, info: dict | str) -> Segmentation:
         else:
             if len(ids_arr) and (ids_arr.min() < 0 or ids_arr.max() >= starts[-1]):
                 bad = next(i for i in ids if i < 0 or i >= starts[-1])
-                raise Part3DError(
+                raise SegmentationInfoError(
                     f"PartSegmentationInfo[{key!r}]: face id {bad} is out of range "
                     f"(the model has {int(starts[-1])} faces)"
                 )
@@ -199,7 +232,7 @@ def from_info(scene: Scene, info: dict | str) -> Segmentation:
         for m, local, raw in targets:
             if len(local) and (local.min() < 0 or local.max() >= counts[m]):
                 bad = next(i for i in raw if i < 0 or i >= counts[m])
-                raise Part3DError(
+                raise SegmentationInfoError(
                     f"PartSegmentationInfo[{key!r}]: face id {bad} is out of range "
                     f"(mesh {scene.meshes[m].name!r} has {counts[m]} faces)"
                 )
@@ -210,7 +243,7 @@ def from_info(scene: Scene, info: dict | str) -> Segmentation:
                     if taken.any()
                     else int(local[np.flatnonzero(np.diff(np.sort(local)) == 0)[0]])
                 )
-                raise Part3DError(
+                raise SegmentationInfoError(
                     f"PartSegmentationInfo[{key!r}]: face {dup} of mesh "
                     f"{scene.meshes[m].name!r} is listed twice"
                 )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from part3d.errors import LimitExceededError, Part3DError
 from part3d.io import load, save, write_atomic
-from part3d.parts import dumps_info, split, to_info
+from part3d.parts import check_info, dumps_info, from_info, split, to_info
 from part3d.preview import render
 from part3d.segment import SegmentOptions, segment
 
@@ -62,6 +62,12 @@ class JobResult:
         }
 
 
+def check_segmentation(info: dict | str) -> dict:
+    """Check a PartSegmentationInfo for everything that needs no model (API.md §6.3): the one
+    validator, also used by the service at Submit. Raises Part3DError naming the part."""
+    return check_info(info)
+
+
 def output_paths(input_path: Path, out_dir: Path, formats: tuple[str, ...]) -> dict[str, Path]:
     stem = input_path.stem
     names = {
@@ -80,11 +86,16 @@ def run(
     options: PipelineOptions | None = None,
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
+    segmentation: dict | str | None = None,
 ) -> JobResult:
     """Split the model at ``input_path`` into parts and write the outputs to ``out_dir``.
 
     ``warn`` is called with a one-line message when the asked part count cannot be met (the
-    least or most possible count is used instead); the result carries it too."""
+    least or most possible count is used instead); the result carries it too.
+
+    ``segmentation``: a PartSegmentationInfo (dict or JSON text, either key style of API.md
+    §6.3) to use instead of segmenting; faces it does not list join their best-connected
+    neighbour. A bad one raises Part3DError naming the part and the first offending face id."""
     options = options or PipelineOptions()
     input_path, out_dir = Path(input_path), Path(out_dir)
     unknown = [f for f in options.formats if f not in FORMATS]
@@ -98,7 +109,8 @@ def run(
         raise Part3DError(f"{out_dir}: is a file, not an output folder")
     created = not out_dir.exists()
     try:
-        return _run(input_path, out_dir, options, progress, warn)
+        given = check_segmentation(segmentation) if segmentation is not None else None
+        return _run(input_path, out_dir, options, progress, warn, given)
     except BaseException:
         # A failed run leaves no empty folder behind (only the one it made, only if empty).
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
@@ -112,6 +124,7 @@ def _run(
     options: PipelineOptions,
     progress: Progress | None,
     warn: Callable[[str], None] | None,
+    given: dict | None = None,
 ) -> JobResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = output_paths(input_path, out_dir, options.formats)
@@ -134,7 +147,10 @@ def _run(
                 f"{options.max_faces}"
             )
     with stage("segment"):
-        segmentation = segment(scene, options.segment)
+        if given is not None:
+            segmentation = from_info(scene, given)
+        else:
+            segmentation = segment(scene, options.segment)
         if segmentation.warning and warn:
             warn(segmentation.warning)
     with stage("split"):
@@ -163,7 +179,7 @@ def _run(
         timings,
         len(scene.meshes),
         scene.polygon_count,
-        requested=options.segment.parts,
+        requested=options.segment.parts if given is None else segmentation.part_count,
         warning=segmentation.warning,
         granularity=options.segment.granularity,
     )

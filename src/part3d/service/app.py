@@ -55,7 +55,6 @@ def submit(call: Call) -> dict:
             "queue; retry when some have finished"
         )
     for flag, name in (
-        (req.part_segmentation_info is not None, "PartSegmentationInfo"),
         (req.staged, "EnableStagedGeneration"),
         (req.post_process, "EnablePostProcess"),
     ):
@@ -70,6 +69,8 @@ def submit(call: Call) -> dict:
             "url": req.url,
             "file_type": req.file_type,
             "model": req.model,
+            # An edited segmentation (API.md §6.3): parts are made from it, not segmented.
+            "segmentation": req.part_segmentation_info,
         },
     )
     process(job_id)

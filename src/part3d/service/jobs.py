@@ -98,7 +98,12 @@ def _run_claimed(job_id: str, job) -> None:
             )
         if request["file_type"] == "FBX" and found != "FBX":
             raise UnsupportedFormatError("File.Type is FBX but the file is not an FBX file")
-        result = run(source, work / "out", PipelineOptions(max_faces=cfg.max_faces))
+        result = run(
+            source,
+            work / "out",
+            PipelineOptions(max_faces=cfg.max_faces),
+            segmentation=request.get("segmentation"),
+        )
     except FetchError as exc:
         db.set_status(
             job_id,

@@ -3,8 +3,6 @@ rebuilt (API.md §3.4) and validated (§6.1, §6.2) into small request objects."
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -23,7 +21,6 @@ COMMON = frozenset(
 FILE_TYPES = ("FBX", "OBJ", "GLB", "GLTF", "STL", "PLY", "OFF")
 SUBMIT_FIELDS = {"File", "PartSegmentationInfo", "EnableStagedGeneration", "EnablePostProcess",
                  "Model"}  # fmt: skip
-_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
 #: The longest list a flattened parameter may index: no Part API field is a list longer than
@@ -158,33 +155,15 @@ def validate_submit(params: dict, *, flattened: bool = False) -> SubmitRequest:
 
 
 def check_part_segmentation_info(text: str) -> dict:
-    """Parse PartSegmentationInfo (API.md §6.3) far enough to reject malformed data at submit:
-    a JSON object of part name -> {"face_ids": [int, ...], "color": "#RRGGBB" (optional)}."""
+    """PartSegmentationInfo (API.md §6.3) checked at submit with the core's one validator
+    (everything that needs no model); its message becomes InvalidParameterValue."""
+    from part3d.errors import Part3DError
+    from part3d.pipeline import check_segmentation
+
     try:
-        info = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidParameterValue(f"PartSegmentationInfo is not valid JSON ({exc.msg})") from None
-    if not isinstance(info, dict) or not info:
-        raise InvalidParameterValue("PartSegmentationInfo must be a non-empty JSON object")
-    for key, part in info.items():
-        if not key:
-            raise InvalidParameterValue("PartSegmentationInfo has an empty part name")
-        if not isinstance(part, dict) or not isinstance(part.get("face_ids"), list):
-            raise InvalidParameterValue(f"PartSegmentationInfo[{key!r}] needs a face_ids list")
-        bad = next(
-            (i for i in part["face_ids"] if not isinstance(i, int) or isinstance(i, bool) or i < 0),
-            None,
-        )
-        if bad is not None:
-            raise InvalidParameterValue(
-                f"PartSegmentationInfo[{key!r}]: face id {bad!r} is not a non-negative integer"
-            )
-        color = part.get("color")
-        if color is not None and (not isinstance(color, str) or not _COLOR.match(color)):
-            raise InvalidParameterValue(
-                f"PartSegmentationInfo[{key!r}]: color {color!r} is not #RRGGBB"
-            )
-    return info
+        return check_segmentation(text)
+    except Part3DError as exc:
+        raise InvalidParameterValue(str(exc)) from None
 
 
 def validate_query(params: dict) -> QueryRequest:
