@@ -41,6 +41,14 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
+_SERVED_ROOTS: dict[str, str] = {}
+
+
+def files_server_root(url: str) -> str:
+    """The folder a files_server URL serves (tests may add files to it)."""
+    return _SERVED_ROOTS[url]
+
+
 @pytest.fixture(scope="module")
 def files_server(tmp_path_factory):
     """A local HTTP server for the inputs: the sample models and a corrupt FBX."""
@@ -51,7 +59,9 @@ def files_server(tmp_path_factory):
     (root / "notfbx.fbx").write_bytes(b"just some text, not a model\n")
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    _SERVED_ROOTS[url] = str(root)
+    yield url
     server.shutdown()
 
 
@@ -414,10 +424,7 @@ def test_malformed_json_body_is_invalid_parameter(service, key) -> None:
 
 def test_staged_generation_and_post_processing_are_refused_for_now(service, key, files_server):
     client, models = _client(service, key)
-    for extra in (
-        {"EnableStagedGeneration": True},
-        {"EnablePostProcess": True},
-    ):
+    for extra in ({"EnablePostProcess": True},):
         req = models.SubmitHunyuan3DPartJobRequest()
         req.from_json_string(
             json.dumps({"File": {"Url": f"{files_server}/mar_rifle.fbx", "Type": "FBX"}, **extra})
@@ -698,3 +705,54 @@ def test_an_edited_segmentation_makes_exactly_those_parts(service, key, files_se
     resp = _wait(client, models, client.SubmitHunyuan3DPartJob(req).JobId)
     assert (resp.Status, resp.ErrorCode) == ("FAIL", "InvalidParameterValue")
     assert "m_rifle_part_1" in resp.ErrorMessage and "99999" in resp.ErrorMessage
+
+
+def test_staged_generation_round_trip_through_the_sdk(service, key, files_server, tmp_path):
+    """Stage 1 (EnableStagedGeneration) gives the input model carrying the segmentation (FBX
+    with one material per part, GLB, preview, PartSegmentationInfo); the user merges two parts
+    and moves faces; stage 2 (the stage-1 FBX + the edited JSON) gives exactly those parts."""
+    client, models = _client(service, key)
+    req = models.SubmitHunyuan3DPartJobRequest()
+    req.from_json_string(json.dumps({"File": {"Url": f"{files_server}/jeep1.fbx", "Type": "FBX"},
+                                     "EnableStagedGeneration": True}))  # fmt: skip
+    stage1 = _wait(client, models, client.SubmitHunyuan3DPartJob(req).JobId)
+    assert stage1.Status == "DONE", stage1.ErrorMessage
+    assert [f.Type for f in stage1.ResultFile3Ds] == ["FBX", "GLB", "IMAGE"]
+    info = json.loads(stage1.PartSegmentationInfo)
+    fbx = tmp_path / "jeep1_segmented.fbx"
+    fbx.write_bytes(urllib.request.urlopen(stage1.ResultFile3Ds[0].Url, timeout=10).read())
+    from part3d.io import load
+
+    marked = load(fbx)
+    original = load(MODELS / "jeep1.fbx")
+    assert [m.polygon_count for m in marked.meshes] == [m.polygon_count for m in original.meshes]
+    mats = {mat.name for m in marked.meshes for mat in m.materials}
+    assert mats == set(info)
+    # Edit as a user would: merge the first two parts of one mesh, move faces between two.
+    by_mesh: dict[str, list[str]] = {}
+    for n in info:
+        by_mesh.setdefault(n.rsplit("_part_", 1)[0], []).append(n)
+    names = next(v for v in by_mesh.values() if len(v) >= 2)
+    edited = dict(info)
+    a, b = names[0], names[1]
+    edited[a] = {"face_ids": sorted(info[a]["face_ids"] + info[b]["face_ids"])}
+    del edited[b]
+    # Serve the stage-1 model back as the File of stage 2.
+    (Path(files_server_root(files_server)) / "jeep1_segmented.fbx").write_bytes(fbx.read_bytes())
+    req.from_json_string(json.dumps({
+        "File": {"Url": f"{files_server}/jeep1_segmented.fbx", "Type": "FBX"},
+        "EnableStagedGeneration": True, "PartSegmentationInfo": json.dumps(edited)}))  # fmt: skip
+    stage2 = _wait(client, models, client.SubmitHunyuan3DPartJob(req).JobId)
+    assert stage2.Status == "DONE", stage2.ErrorMessage
+    assert [f.Type for f in stage2.ResultFile3Ds] == ["OBJ", "FBX", "GLB", "IMAGE"]
+    got = json.loads(stage2.PartSegmentationInfo)
+
+    def global_sets(parts: dict, scene) -> list:
+        # Parts as sets of (mesh, face) so that both key styles compare.
+        out = []
+        for name, part in parts.items():
+            mesh = name.rsplit("_part_", 1)[0]
+            out.append(sorted((mesh, f) for f in part["face_ids"]))
+        return sorted(out)
+
+    assert global_sets(got, marked) == global_sets(edited, marked)

@@ -144,3 +144,36 @@ def test_split_takes_an_edited_segmentation(models: Path, tmp_path: Path) -> Non
         "part3d: error: PartSegmentationInfo['m_rifle_part_1']: face 3 of mesh 'm_rifle' is "
         "listed twice"
     )
+
+
+def test_stage_one_writes_the_model_carrying_its_parts(tmp_path: Path) -> None:
+    """--stage segment: every input mesh kept with its faces in order, one material per part
+    (named as in the JSON) in the FBX, the same triangles in order with part colours in the
+    GLB; no OBJ. Splitting that file with its JSON gives the same parts."""
+    real = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "spot.obj"
+    proc = part3d("split", str(real), "-o", str(tmp_path), "--stage", "segment")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "spot_preview.png", "spot_segmentation.json", "spot_segmented.fbx", "spot_segmented.glb",
+    ]  # fmt: skip
+    info = json.loads((tmp_path / "spot_segmentation.json").read_text())
+    original = load(real).meshes[0]
+    fbx = load(tmp_path / "spot_segmented.fbx").meshes[0]
+    np.testing.assert_allclose(fbx.vertices[fbx.triangles], original.vertices[original.triangles])
+    assert [m.name for m in fbx.materials] == list(info)
+    for k, name in enumerate(info):
+        assert sorted(np.flatnonzero(fbx.face_material == k).tolist()) == info[name]["face_ids"]
+    glb = trimesh.load(tmp_path / "spot_segmented.glb", force="mesh", process=False)
+    assert len(glb.faces) == original.polygon_count
+    colors = glb.visual.vertex_colors[glb.faces[:, 0], :3]
+    part0 = info[next(iter(info))]
+    want = tuple(int(part0["color"][i : i + 2], 16) for i in (1, 3, 5))
+    assert {tuple(c) for c in colors[part0["face_ids"]].tolist()} == {want}
+    again = part3d("split", str(tmp_path / "spot_segmented.fbx"), "-o", str(tmp_path / "b"),
+                   "--segmentation", str(tmp_path / "spot_segmentation.json"),
+                   "--formats", "json")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    got = json.loads((tmp_path / "b" / "spot_segmented_segmentation.json").read_text())
+    assert sorted(map(sorted, (p["face_ids"] for p in got.values()))) == sorted(
+        map(sorted, (p["face_ids"] for p in info.values()))
+    )

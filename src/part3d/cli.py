@@ -173,7 +173,7 @@ def cmd_split(args) -> int:
             f"--formats: unknown format {bad[0]!r} (choose from {', '.join(FORMATS)})"
         )
     out_dir = Path(args.output) if args.output else src.resolve().parent
-    options = PipelineOptions(formats=formats)
+    options = PipelineOptions(formats=formats, stage=args.stage)
     options = replace(
         options,
         segment=replace(
@@ -361,6 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N|auto",
         help="number of parts for the whole model (default: auto; at least one per mesh "
         "and separate piece)",
+    )
+    p.add_argument(
+        "--stage",
+        choices=("parts", "segment"),
+        default="parts",
+        help="parts (default): one mesh per part; segment: stage 1 of staged generation, the "
+        "input model with one material per part (<name>_segmented.fbx/.glb) and the JSON, to "
+        "edit and pass back with --segmentation",
     )
     p.add_argument(
         "--segmentation",

@@ -138,6 +138,25 @@ def split(scene: Scene, segmentation: Segmentation) -> Scene:
     return out
 
 
+def marked(scene: Scene, segmentation: Segmentation) -> Scene:
+    """The input scene carrying the segmentation (staged generation, stage 1): every mesh kept
+    whole with its faces in their order, and one material per part, named and coloured as the
+    part (``<Mesh>_part_<n>``), so that a user can edit the parts in any 3D tool."""
+    from dataclasses import replace
+
+    out = replace(scene, meshes=[])
+    index = 0
+    for mesh, labels in zip(scene.meshes, segmentation.labels, strict=True):
+        face_material = np.zeros(mesh.polygon_count, dtype=np.int32)
+        materials = []
+        for n, faces in enumerate(part_order(mesh, labels), 1):
+            face_material[faces] = n - 1
+            materials.append(Material(f"{mesh.name}_part_{n}", hex_to_rgba(part_color(index))))
+            index += 1
+        out.meshes.append(replace(mesh, materials=materials, face_material=face_material))
+    return out
+
+
 def to_info(scene: Scene, segmentation: Segmentation) -> dict[str, dict]:
     """PartSegmentationInfo: ``{"<MeshName>_part_<n>": {"face_ids": [...], "color": "#RRGGBB"}}``
     with face ids of the input mesh, parts in the order (and colours) ``split`` gives them."""
@@ -188,10 +207,14 @@ def check_info(info: dict | str) -> dict:
             raise SegmentationInfoError(
                 f"PartSegmentationInfo[{key!r}].face_ids must be a list of integers"
             )
-        bad = next((i for i in ids if not isinstance(i, int) or isinstance(i, bool) or i < 0), None)
+        bad = next(
+            (i for i in ids if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < 2**31),
+            None,
+        )
         if bad is not None:
             raise SegmentationInfoError(
-                f"PartSegmentationInfo[{key!r}]: face id {bad!r} is not a non-negative integer"
+                f"PartSegmentationInfo[{key!r}]: face id {str(bad)[:24]!s} is not a face id "
+                "(a non-negative integer below 2^31)"
             )
         color = part.get("color")
         if color is not None and (not isinstance(color, str) or not _COLOR.match(color)):

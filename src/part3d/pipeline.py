@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from part3d.errors import LimitExceededError, Part3DError
 from part3d.io import load, save, write_atomic
-from part3d.parts import check_info, dumps_info, from_info, split, to_info
+from part3d.parts import check_info, dumps_info, from_info, marked, split, to_info
 from part3d.preview import render
 from part3d.segment import SegmentOptions, segment
 
 FORMATS = ("obj", "fbx", "glb", "png", "json")
+#: ``parts``: one mesh per part. ``segment`` (staged generation, stage 1): the input model
+#: carrying the segmentation as one material per part, to be edited and sent back.
+STAGES = ("parts", "segment")
+STAGE_FORMATS = {"parts": FORMATS, "segment": ("fbx", "glb", "png", "json")}
 Progress = Callable[[str, int, int], None]
 
 
@@ -32,6 +36,8 @@ class PipelineOptions:
     preview_backend: str = "auto"
     #: Refuse models with more faces than this (None: no limit).
     max_faces: int | None = None
+    #: ``parts`` or ``segment`` (see STAGES); stage 1 writes no OBJ.
+    stage: str = "parts"
 
 
 @dataclass
@@ -68,12 +74,15 @@ def check_segmentation(info: dict | str) -> dict:
     return check_info(info)
 
 
-def output_paths(input_path: Path, out_dir: Path, formats: tuple[str, ...]) -> dict[str, Path]:
+def output_paths(
+    input_path: Path, out_dir: Path, formats: tuple[str, ...], stage: str = "parts"
+) -> dict[str, Path]:
     stem = input_path.stem
+    kind = "parts" if stage == "parts" else "segmented"
     names = {
-        "obj": f"{stem}_parts.obj",
-        "fbx": f"{stem}_parts.fbx",
-        "glb": f"{stem}_parts.glb",
+        "obj": f"{stem}_{kind}.obj",
+        "fbx": f"{stem}_{kind}.fbx",
+        "glb": f"{stem}_{kind}.glb",
         "png": f"{stem}_preview.png",
         "json": f"{stem}_segmentation.json",
     }
@@ -103,6 +112,12 @@ def run(
         raise Part3DError(
             f"unknown output format {unknown[0]!r} (choose from {', '.join(FORMATS)})"
         )
+    if options.stage not in STAGES:
+        raise Part3DError(f"unknown stage {options.stage!r} (choose from {', '.join(STAGES)})")
+    if options.stage == "segment":
+        options = replace(
+            options, formats=tuple(f for f in options.formats if f in STAGE_FORMATS["segment"])
+        )
     if not options.formats:
         raise Part3DError("no output format asked for")
     if out_dir.exists() and not out_dir.is_dir():
@@ -127,7 +142,7 @@ def _run(
     given: dict | None = None,
 ) -> JobResult:
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = output_paths(input_path, out_dir, options.formats)
+    paths = output_paths(input_path, out_dir, options.formats, options.stage)
     stages = ["load", "segment", "split", *[f"write {f}" for f in options.formats]]
     timings: dict[str, float] = {}
     step = 0
@@ -156,6 +171,8 @@ def _run(
     with stage("split"):
         parts = split(scene, segmentation)
         info = to_info(scene, segmentation)
+        # Stage 1 writes the input model carrying the parts; the preview shows the parts.
+        models = marked(scene, segmentation) if options.stage == "segment" else parts
     for fmt in options.formats:
         with stage(f"write {fmt}"):
             if fmt == "png":
@@ -165,7 +182,7 @@ def _run(
             elif fmt == "json":
                 write_atomic(paths[fmt], dumps_info(info).encode("utf-8"))
             else:
-                save(parts, paths[fmt])
+                save(models, paths[fmt])
     if progress:
         progress("done", len(stages), len(stages))
     if "obj" in paths:

@@ -509,6 +509,8 @@ def _obj_scene(parsed: _ObjData, path: Path) -> Scene:
 
 def _obj_index(i: int, count: int) -> int:
     """0-based index of OBJ index ``i`` (1-based, or negative relative to the end)."""
+    if abs(i) >= 2**31:
+        raise ValueError(f"index {i} is out of range")
     if i > 0:
         return i - 1
     if i < 0:
@@ -579,6 +581,20 @@ def write(scene: Scene, path: Path, fmt: str) -> None:
 
 
 def _to_trimesh(mesh: Mesh, with_color: bool = True) -> trimesh.Trimesh:
+    fm = mesh.face_material
+    if with_color and len(mesh.materials) > 1 and len(fm) and (fm != fm[0]).any():
+        # Several materials on one mesh: each triangle keeps its material's colour as vertex
+        # colours of its own corners, so faces stay in order (one primitive, no regrouping).
+        tri = mesh.triangles
+        colors = np.array([m.color for m in mesh.materials], dtype=np.float64)
+        face_colors = colors[np.clip(fm[mesh.tri_face], 0, len(colors) - 1)]
+        tm = trimesh.Trimesh(
+            vertices=mesh.vertices[tri].reshape(-1, 3),
+            faces=np.arange(3 * len(tri)).reshape(-1, 3),
+            vertex_colors=(np.repeat(face_colors, 3, axis=0) * 255).round().astype(np.uint8),
+            process=False,
+        )
+        return tm
     tm = trimesh.Trimesh(vertices=mesh.vertices, faces=mesh.triangles, process=False)
     if with_color:
         rgba = np.asarray(mesh_color(mesh))

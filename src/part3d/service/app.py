@@ -54,12 +54,8 @@ def submit(call: Call) -> dict:
             f"This account has {cfg.max_queued_per_account} jobs waiting, its share of the "
             "queue; retry when some have finished"
         )
-    for flag, name in (
-        (req.staged, "EnableStagedGeneration"),
-        (req.post_process, "EnablePostProcess"),
-    ):
-        if flag:
-            raise errors.InvalidParameterValue(f"{name} is not supported yet by this server")
+    if req.post_process:
+        raise errors.InvalidParameterValue("EnablePostProcess is not supported yet by this server")
     from part3d.service.queue import process
 
     job_id = store().create_job(
@@ -71,6 +67,8 @@ def submit(call: Call) -> dict:
             "model": req.model,
             # An edited segmentation (API.md §6.3): parts are made from it, not segmented.
             "segmentation": req.part_segmentation_info,
+            # Modes (API.md §6.1): staged without a segmentation is stage 1 (segment only).
+            "stage": ("segment" if req.staged and req.part_segmentation_info is None else "parts"),
         },
     )
     process(job_id)

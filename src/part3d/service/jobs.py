@@ -101,7 +101,7 @@ def _run_claimed(job_id: str, job) -> None:
         result = run(
             source,
             work / "out",
-            PipelineOptions(max_faces=cfg.max_faces),
+            PipelineOptions(max_faces=cfg.max_faces, stage=request.get("stage", "parts")),
             segmentation=request.get("segmentation"),
         )
     except FetchError as exc:

@@ -56,10 +56,18 @@ def unflatten(flat: dict[str, str]) -> dict:
                 while len(node) <= index:
                     node.append(None)
                 if last:
+                    if isinstance(node[index], dict | list):
+                        raise InvalidParameter(
+                            f"parameter {key} is given both as a value and nested"
+                        )
                     node[index] = value
                 else:
                     if node[index] is None:
                         node[index] = [] if parts[i + 1].isdigit() else {}
+                    elif not isinstance(node[index], dict | list):
+                        raise InvalidParameter(
+                            f"parameter {key} is given both as a value and nested"
+                        )
                     node = node[index]
                 continue
             if last:
