@@ -76,6 +76,8 @@ def sub_mesh(mesh: Mesh, faces: np.ndarray, name: str) -> Mesh:
     face_map = np.full(mesh.polygon_count, -1, dtype=np.int64)
     face_map[faces] = np.arange(len(faces))
     keep = face_map[mesh.tri_face] >= 0
+    normal_values, normal_index = _layer(mesh.normal_values, mesh.normal_index, corner_ids)
+    uv_values, uv_index = _layer(mesh.uv_values, mesh.uv_index, corner_ids)
     return Mesh(
         name=name,
         vertices=mesh.vertices[used],
@@ -84,10 +86,10 @@ def sub_mesh(mesh: Mesh, faces: np.ndarray, name: str) -> Mesh:
         tri_corners=corner_map[mesh.tri_corners[keep]].astype(np.int32),
         tri_face=face_map[mesh.tri_face[keep]].astype(np.int32),
         face_material=mesh.face_material[faces],
-        normal_values=_layer(mesh.normal_values, mesh.normal_index, corner_ids),
-        normal_index=_layer_index(mesh.normal_values, mesh.normal_index, corner_ids),
-        uv_values=_layer(mesh.uv_values, mesh.uv_index, corner_ids),
-        uv_index=_layer_index(mesh.uv_values, mesh.uv_index, corner_ids),
+        normal_values=normal_values,
+        normal_index=normal_index,
+        uv_values=uv_values,
+        uv_index=uv_index,
         uv_set_names=list(mesh.uv_set_names),
         materials=list(mesh.materials),
         transform=mesh.transform,
@@ -96,15 +98,14 @@ def sub_mesh(mesh: Mesh, faces: np.ndarray, name: str) -> Mesh:
 
 
 def _layer(values, index, corner_ids):
+    """A per-corner layer (normals, UVs) for the corners ``corner_ids``: only the values they
+    use, re-indexed (a part carries none of the rest of its mesh's values)."""
     if values is None:
-        return None
-    return values[corner_ids] if index is None else values
-
-
-def _layer_index(values, index, corner_ids):
-    if values is None or index is None:
-        return None
-    return index[corner_ids]
+        return None, None
+    if index is None:
+        return values[corner_ids], None
+    used, new_index = np.unique(index[corner_ids], return_inverse=True)
+    return values[used], new_index.astype(np.int32)
 
 
 def split(scene: Scene, segmentation: Segmentation) -> Scene:
