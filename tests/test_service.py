@@ -756,3 +756,48 @@ def test_staged_generation_round_trip_through_the_sdk(service, key, files_server
         return sorted(out)
 
     assert global_sets(got, marked) == global_sets(edited, marked)
+
+
+def test_huge_many_or_slow_headers_are_refused(tmp_path) -> None:
+    """16 MiB of headers or 200 headers: 431 at once; headers trickled a byte at a time: the
+    connection is dropped after the head deadline (2 s here, 10 s by default); meanwhile
+    /healthz answers quickly."""
+    proc, info = start_server(tmp_path / "home", PART3D_HEAD_TIMEOUT="2")
+    port = info["port"]
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            try:
+                for _ in range(256):
+                    s.sendall(b"X-Pad: " + b"a" * 65536 + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            assert s.recv(200).startswith(b"HTTP/1.1 431")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(
+                b"X-H%d: 1\r\n" % i for i in range(200)) + b"\r\n")  # fmt: skip
+            assert s.recv(200).startswith(b"HTTP/1.1 431")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            start = time.perf_counter()
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            closed = False
+            for _ in range(40):
+                try:
+                    s.sendall(b"X")
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+                s.settimeout(0.25)
+                try:
+                    reply = s.recv(200)
+                except TimeoutError:
+                    continue
+                closed = True
+                assert reply == b"" or reply.startswith(b"HTTP/1.1 408")
+                break
+            assert closed and time.perf_counter() - start < 6
+        start = time.perf_counter()
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
+        assert time.perf_counter() - start < 0.5
+    finally:
+        stop_server(proc)

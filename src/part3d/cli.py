@@ -248,8 +248,15 @@ def cmd_serve(args) -> int:
     )
     try:
         from part3d.service.app import create_app
+        from part3d.service.guard import GuardedHttpToolsProtocol
 
-        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(
+            create_app(),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            http=GuardedHttpToolsProtocol,
+        )
     finally:
         workers.stop()
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -28,6 +29,8 @@ from part3d.service.tencent.params import validate_query, validate_submit
 log = logging.getLogger("part3d.api")
 JSON = "application/json"
 URL_LIFETIME = 24 * 3600
+#: Seconds a request body may take to arrive.
+BODY_TIMEOUT = 60.0
 FILE_TYPES = {"obj": "OBJ", "fbx": "FBX", "glb": "GLB"}
 
 
@@ -248,11 +251,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if int(declared) > limit:
             raise errors.RequestSizeLimitExceeded(f"The request body is over {limit >> 20} MiB")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise errors.RequestSizeLimitExceeded(f"The request body is over {limit >> 20} MiB")
-        chunks.append(chunk)
+
+    async def read() -> None:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise errors.RequestSizeLimitExceeded(f"The request body is over {limit >> 20} MiB")
+            chunks.append(chunk)
+
+    try:
+        # A client trickling its body is not waited for forever.
+        await asyncio.wait_for(read(), BODY_TIMEOUT)
+    except TimeoutError:
+        raise errors.InvalidParameter(
+            f"The request body did not arrive within {BODY_TIMEOUT:.0f} s"
+        ) from None
     return b"".join(chunks)
 
 
