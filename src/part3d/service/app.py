@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
 import time
 import uuid
-from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
+from part3d.service import actions, results
 from part3d.service.config import config, store
 from part3d.service.observe import REQUESTS, metrics
 from part3d.service.tencent import errors
@@ -28,97 +27,54 @@ from part3d.service.tencent.params import validate_query, validate_submit
 
 log = logging.getLogger("part3d.api")
 JSON = "application/json"
-URL_LIFETIME = 24 * 3600
 #: Seconds a request body may take to arrive.
 BODY_TIMEOUT = 60.0
 FILE_TYPES = {"obj": "OBJ", "fbx": "FBX", "glb": "GLB"}
 
 
-def _url_signature(job_id: str, name: str, expires: int) -> str:
-    # An OBJ and its MTL share one signature, so that a client finds the MTL beside the OBJ.
-    if name.endswith((".obj", ".mtl")):
-        name = name[:-4]
-    msg = f"{job_id}/{name}/{expires}".encode()
-    return hmac.new(store().url_key, msg, hashlib.sha256).hexdigest()
-
-
-def signed_url(job_id: str, name: str, expires: int) -> str:
-    sig = _url_signature(job_id, name, expires)
-    return f"{config().public_url}/files/{job_id}/{name}?expires={expires}&signature={sig}"
-
-
 def submit(call: Call) -> dict:
+    """SubmitHunyuan3DPartJob: Tencent's fields in, ``actions.submit``, Tencent's fields out."""
     req = validate_submit(call.params, flattened=call.flattened)
-    cfg = config()
-    if store().count_jobs("WAIT") >= cfg.max_queued:
-        raise errors.EngineServerLimitExceeded("The job queue is full; retry later")
-    if store().count_jobs("WAIT", call.key.account) >= cfg.max_queued_per_account:
-        raise errors.EngineServerLimitExceeded(
-            f"This account has {cfg.max_queued_per_account} jobs waiting, its share of the "
-            "queue; retry when some have finished"
-        )
-    if req.post_process:
-        raise errors.InvalidParameterValue("EnablePostProcess is not supported yet by this server")
-    from part3d.service.queue import process
-
-    job_id = store().create_job(
-        call.key.account,
-        call.product,
-        {
-            "url": req.url,
-            "file_type": req.file_type,
-            "model": req.model,
-            # An edited segmentation (API.md §6.3): parts are made from it, not segmented.
-            "segmentation": req.part_segmentation_info,
-            # Modes (API.md §6.1): staged without a segmentation is stage 1 (segment only).
-            "stage": ("segment" if req.staged and req.part_segmentation_info is None else "parts"),
-        },
+    request = actions.JobRequest(
+        account=call.key.account,
+        product=call.product,
+        url=req.url,
+        file_type=req.file_type,
+        model=req.model,
+        segmentation=req.part_segmentation_info,
+        staged=req.staged,
+        post_process=req.post_process,
     )
-    process(job_id)
-    return {"JobId": job_id}
+    try:
+        return {"JobId": actions.submit(request)}
+    except actions.QueueFull as exc:
+        raise errors.EngineServerLimitExceeded(str(exc)) from None
+    except actions.NotSupported as exc:
+        raise errors.InvalidParameterValue(str(exc)) from None
 
 
 def query(call: Call) -> dict:
+    """QueryHunyuan3DPartJob: all six data fields on both products (API.md §6.2)."""
     req = validate_query(call.params)
-    job = store().get_job(req.job_id)
-    cfg = config()
-    if (
-        job is None
-        or job.account != call.key.account
-        or (time.time() - job.created_at > cfg.retention_s)
-    ):
-        raise errors.ResourceNotFound(f"The job {req.job_id} does not exist")
-    out = {
-        "Status": job.status,
-        "ErrorCode": job.error_code,
-        "ErrorMessage": job.error_message,
-        "ResultFile3Ds": [],
-        "PartSegmentationInfo": "",
-        # All six data fields on both products (API.md §6.2); the intl SDK ignores the URL.
-        "PartSegmentationInfoUrl": "",
+    try:
+        view = actions.query(call.key.account, req.job_id)
+    except actions.JobNotFound as exc:
+        raise errors.ResourceNotFound(str(exc)) from None
+    files = [
+        {"Type": FILE_TYPES[fmt], "Url": url, "PreviewImageUrl": view.preview_url}
+        for fmt, url in view.models
+    ]
+    if view.preview_url:
+        files.append({"Type": "IMAGE", "Url": view.preview_url, "PreviewImageUrl": ""})
+    return {
+        "Status": view.status,
+        "ErrorCode": view.error_code,
+        "ErrorMessage": view.error_message,
+        "ResultFile3Ds": files,
+        "PartSegmentationInfo": view.segmentation,
+        # The intl SDK ignores the URL; the domestic one reads it.
+        "PartSegmentationInfoUrl": view.segmentation_url,
     }
-    if job.status == "DONE" and job.result:
-        expires = int((job.finished_at or time.time()) + URL_LIFETIME)
-        files = job.result["files"]
-        preview = signed_url(job.job_id, files["png"], expires) if "png" in files else ""
-        for fmt, kind in FILE_TYPES.items():
-            if fmt in files:
-                out["ResultFile3Ds"].append(
-                    {
-                        "Type": kind,
-                        "Url": signed_url(job.job_id, files[fmt], expires),
-                        "PreviewImageUrl": preview,
-                    }
-                )
-        if preview:
-            out["ResultFile3Ds"].append({"Type": "IMAGE", "Url": preview, "PreviewImageUrl": ""})
-        if "json" in files:
-            path = cfg.results / job.job_id / files["json"]
-            text = path.read_text(encoding="utf-8") if path.exists() else ""
-            if len(text.encode()) <= 9 * 1024 * 1024:
-                out["PartSegmentationInfo"] = text
-            out["PartSegmentationInfoUrl"] = signed_url(job.job_id, files["json"], expires)
-    return out
 
 
 ACTIONS = {"SubmitHunyuan3DPartJob": submit, "QueryHunyuan3DPartJob": query}
@@ -193,17 +149,9 @@ def create_app() -> FastAPI:
 
     @app.get("/files/{job_id}/{name:path}")
     async def files(job_id: str, name: str, expires: int = 0, signature: str = "") -> Response:
-        # Job ids are 19 digits (API.md §4): anything else never names a results folder.
-        if not (job_id.isascii() and job_id.isdigit() and len(job_id) == 19):
-            return JSONResponse({"error": "not found"}, status_code=404)
-        if expires < time.time() or not hmac.compare_digest(
-            _url_signature(job_id, name, expires), signature
-        ):
+        path = results.served_path(job_id, name, expires, signature, time.time())
+        if path is None:
             return JSONResponse({"error": "not found or expired"}, status_code=404)
-        base = (config().results / job_id).resolve()
-        path = (base / name).resolve()
-        if base not in path.parents or not path.is_file():
-            return JSONResponse({"error": "not found"}, status_code=404)
         return FileResponse(path)
 
     @app.get("/metrics")
@@ -268,7 +216,3 @@ async def _read_body(request: Request, limit: int) -> bytes:
             f"The request body did not arrive within {BODY_TIMEOUT:.0f} s"
         ) from None
     return b"".join(chunks)
-
-
-def results_path(job_id: str) -> Path:
-    return config().results / job_id

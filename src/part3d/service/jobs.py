@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import uuid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from part3d.errors import Part3DError, UnsupportedFormatError
 from part3d.pipeline import PipelineOptions, run
+from part3d.service import results
 from part3d.service.config import config, store
 from part3d.service.fetch import FetchError, download
 
@@ -81,7 +81,7 @@ class _Heartbeat:
 
 def _run_claimed(job_id: str, job) -> None:
     cfg, db = config(), store()
-    work = cfg.results / job_id
+    work = results.folder(job_id)
     work.mkdir(parents=True, exist_ok=True)
     request = job.request
     ext = EXTENSIONS[request["file_type"]]
@@ -172,4 +172,4 @@ def reap(requeue) -> list[str]:
 
 
 def remove_results(job_id: str) -> None:
-    shutil.rmtree(config().results / job_id, ignore_errors=True)
+    results.remove(job_id)

@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from part3d.service.tencent.frontdoor import Key
+from part3d.service.keys import Key
 
 metadata = sa.MetaData()
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from part3d.service.keys import Key
 from part3d.service.tencent.errors import (
     InvalidAction,
     InvalidAuthorization,
@@ -69,17 +70,6 @@ def _nesting(body: bytes) -> int:
         elif byte in (0x5D, 0x7D):
             depth -= 1
     return deepest
-
-
-@dataclass(frozen=True)
-class Key:
-    """An API key: ``secret_key`` in clear (HMAC needs it), the owning ``account``, an optional
-    session ``token``; revoked keys are never returned by a lookup."""
-
-    secret_id: str
-    secret_key: str
-    account: str
-    token: str | None = None
 
 
 @dataclass
