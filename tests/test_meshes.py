@@ -263,3 +263,15 @@ def test_ply_triangle_strips_become_triangles(tmp_path: Path) -> None:
     path.write_text(header + points + "4 0 1 2 9\n")
     with pytest.raises(CorruptFileError, match="strips.ply: a triangle strip"):
         load(path)
+
+
+def test_an_obj_reads_material_libraries_from_its_own_folder_only(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "outside.mtl").write_text("newmtl red\nKd 1 0 0\n")
+    (tmp_path / "sub" / "inside.mtl").write_text("newmtl red\nKd 0 1 0\n")
+    path = tmp_path / "sub" / "m.obj"
+    body = "v 0 0 0\nv 1 0 0\nv 0 1 0\nusemtl red\nf 1 2 3\n"
+    path.write_text("mtllib /dev/zero\nmtllib ../outside.mtl\n" + body)
+    assert load(path).meshes[0].materials[0].color[:3] != (1.0, 0.0, 0.0)
+    path.write_text("mtllib inside.mtl\n" + body)
+    assert load(path).meshes[0].materials[0].color[:3] == (0.0, 1.0, 0.0)

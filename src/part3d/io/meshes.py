@@ -465,8 +465,14 @@ def _obj_scene(parsed: _ObjData, path: Path) -> Scene:
     vertices, vt_arr, vn_arr = parsed.vertices, parsed.texcoords, parsed.normals
     libraries = parsed.libraries
     library = {}
+    base = path.parent.resolve()
     for lib in libraries:
-        library.update(_read_mtl(path.parent / lib))
+        try:
+            candidate = (base / lib).resolve()
+        except (OSError, ValueError):
+            continue
+        if base == candidate.parent or base in candidate.parents:
+            library.update(_read_mtl(candidate))
 
     scene = Scene(format="obj", source=path.name)
     groups = parsed.groups
@@ -518,11 +524,22 @@ def _obj_index(i: int, count: int) -> int:
     raise ValueError("index 0")
 
 
+#: Largest material library read.
+MAX_MTL_BYTES = 16 * 1024 * 1024
+
+
 def _read_mtl(path: Path) -> dict[str, Material]:
+    """A material library: only a regular file of at most MAX_MTL_BYTES is read (the caller
+    keeps it inside the OBJ's folder), so ``mtllib /dev/zero`` or ``../../x`` reads nothing.
+    A missing or unreadable library leaves the default colours."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {}  # a missing material library leaves the default colours
+        folder = path.parent.resolve() if ".." not in Path(path.name).parts else None
+        target = path.resolve()
+        if folder is None or not target.is_file() or target.stat().st_size > MAX_MTL_BYTES:
+            return {}
+        text = target.read_text(encoding="utf-8", errors="replace")
+    except (OSError, ValueError):
+        return {}
     out: dict[str, Material] = {}
     current: Material | None = None
     for raw in text.splitlines():
