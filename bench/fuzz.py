@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 TARGETS = ("fbx_binary", "fbx_ascii", "obj", "segmentation", "params")
-MAX_LEN = {"fbx_binary": 65536, "fbx_ascii": 32768, "obj": 16384, "segmentation": 4096,
+MAX_LEN = {"fbx_binary": 65536, "fbx_ascii": 8192, "obj": 16384, "segmentation": 4096,
            "params": 4096}  # fmt: skip
 
 

@@ -35,24 +35,24 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def run_job(job_id: str) -> None:
+def run_job(job_id: str) -> bool:
+    """Run a queued job. Returns False when it must wait (its account is at its running cap)
+    and the queue should offer it again shortly; True otherwise."""
     cfg, db = config(), store()
     job = db.get_job(job_id)
     if job is None or job.status not in ("WAIT", "RUN"):
-        return
+        return True
     if job.status == "WAIT" and db.count_jobs("RUN", job.account) >= cfg.max_running_per_account:
-        from part3d.service.queue import process
-
-        process.schedule((job_id,), delay=1)  # the account is at its cap: wait in WAIT
-        return
+        return False  # the account is at its cap: wait in WAIT
     if not db.claim(job_id, cfg.lease_s):
-        return  # another worker has it (or a live worker still holds its lease)
+        return True  # another worker has it (or a live worker still holds its lease)
     log.info("job started", extra={"job_id": job_id, "account": job.account})
     heartbeat = _Heartbeat(job_id, cfg.lease_s)
     try:
         _run_claimed(job_id, job)
     finally:
         heartbeat.stop()
+    return True
 
 
 class _Heartbeat:

@@ -18,7 +18,8 @@ private_files(_home, "queue.db*")
 def process(job_id: str) -> None:
     from part3d.service.jobs import run_job
 
-    run_job(job_id)
+    if not run_job(job_id):
+        process.schedule((job_id,), delay=1)  # the account is at its running cap
 
 
 @huey.periodic_task(crontab(minute="*/10"))
