@@ -328,10 +328,11 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 # A long run of comma-separated numbers: parsed in one numpy call instead of token by token.
-# Comments (';' to the end of the line) may stand between the values.
+# Comments (';' to the end of the line) may stand between the values. The separators are
+# possessive: a run of ';' or blanks can be matched one way only (no exponential backtracking).
 _NUMBER_RUN = re.compile(
     rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-    rb"(?:(?:[ \t\r\n]|;[^\n]*)*,(?:[ \t\r\n]|;[^\n]*)*"
+    rb"(?:(?:[ \t\r\n]|;[^\n]*+)*+,(?:[ \t\r\n]|;[^\n]*+)*+"
     rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?){15,}"
 )
 _COMMENT = re.compile(rb";[^\n]*")
