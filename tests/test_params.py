@@ -136,3 +136,9 @@ def test_a_file_url_over_8_kib_is_refused() -> None:
     with pytest.raises(InvalidParameterValue, match="longer than 8192"):
         validate_submit({"File": {"Url": url, "Type": "FBX"}})
     assert validate_submit({"File": {"Url": url[:8000] + ".fbx", "Type": "FBX"}}).url
+
+
+@pytest.mark.parametrize("url", ["http://x%a.fb[x", "http://[::1/a.fbx", "http://x:99999/a.fbx"])
+def test_a_file_url_that_is_not_a_url_is_refused(url: str) -> None:
+    with pytest.raises(InvalidParameterValue, match="File.Url"):
+        validate_submit({"File": {"Url": url, "Type": "FBX"}})

@@ -65,10 +65,14 @@ def download(url: str, dest: Path, max_bytes: int = MAX_BYTES) -> int:
     session = requests.Session()
     session.trust_env = False
     for _ in range(MAX_REDIRECTS + 1):
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise FetchError(f"not a valid URL: {url[:200]!r}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FetchError(f"only http and https URLs can be downloaded, not {url!r}")
-        _check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+            raise FetchError(f"only http and https URLs can be downloaded, not {url[:200]!r}")
+        _check_host(parts.hostname, port or (443 if parts.scheme == "https" else 80))
         try:
             response = session.get(
                 url,

@@ -134,7 +134,11 @@ def validate_submit(params: dict, *, flattened: bool = False) -> SubmitRequest:
     url = file["Url"].strip()
     if len(url) > MAX_URL:
         raise InvalidParameterValue(f"File.Url is longer than {MAX_URL} characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        raise InvalidParameterValue(f"File.Url is not a valid URL: {url[:200]!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidParameterValue(f"File.Url must be an absolute http or https URL, not {url!r}")
     file_type = file["Type"].strip().upper()
