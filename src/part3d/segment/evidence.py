@@ -151,14 +151,21 @@ def _above_background(
 
 
 def _diffuse(
-    values: np.ndarray, area: np.ndarray, pairs: np.ndarray, length: np.ndarray, radius: float
+    values: np.ndarray,
+    area: np.ndarray,
+    pairs: np.ndarray,
+    length: np.ndarray,
+    radius: float,
+    max_steps: int = 200,
 ) -> np.ndarray:
-    """(q, d) ``values`` averaged over about ``radius`` around each face (area-weighted)."""
+    """(q, d) ``values`` averaged over about ``radius`` around each face: repeated
+    area-weighted averaging with the edge neighbours (each step spreads by about one face
+    spacing), at most ``max_steps`` times."""
     q = len(values)
     spacing = float(np.median(length)) if len(length) else 0.0
     if len(pairs) == 0 or radius <= 0 or spacing <= 0:
         return values
-    steps = int(np.clip((radius / spacing) ** 2 / 2.0, 1, 200))
+    steps = int(np.clip((radius / spacing) ** 2 / 2.0, 1, max_steps))
     a, b = pairs[:, 0], pairs[:, 1]
     w = sp.coo_matrix(
         (np.concatenate([area[b], area[a]]), (np.concatenate([a, b]), np.concatenate([b, a]))),
@@ -174,26 +181,8 @@ def _diffuse(
 def _diffuse_normals(
     normals: np.ndarray, area: np.ndarray, pairs: np.ndarray, length: np.ndarray, radius: float
 ) -> np.ndarray:
-    """Face normals averaged over about ``radius`` around each face: repeated area-weighted
-    averaging with the edge neighbours (each step spreads by about one face spacing)."""
-    q = len(normals)
-    if len(pairs) == 0 or radius <= 0:
-        return normals
-    spacing = float(np.median(length)) if len(length) else 0.0
-    if spacing <= 0:
-        return normals
-    steps = int(np.clip((radius / spacing) ** 2 / 2.0, 1, 60))
-    a, b = pairs[:, 0], pairs[:, 1]
-    w = sp.coo_matrix(
-        (np.concatenate([area[b], area[a]]), (np.concatenate([a, b]), np.concatenate([b, a]))),
-        shape=(q, q),
-    ).tocsr()
-    w = w + sp.diags(area)
-    deg = np.asarray(w.sum(axis=1)).ravel()
-    inv = 1.0 / np.maximum(deg, 1e-300)
-    out = normals.copy()
-    for _ in range(steps):
-        out = (w @ out) * inv[:, None]
+    """Face normals averaged over about ``radius`` around each face, unit length again."""
+    out = _diffuse(normals, area, pairs, length, radius, max_steps=60)
     norm = np.linalg.norm(out, axis=1, keepdims=True)
     return np.divide(out, norm, out=normals.copy(), where=norm > 1e-12)
 
