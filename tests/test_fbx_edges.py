@@ -110,3 +110,25 @@ def test_of_two_objects_with_one_id_the_first_counts(tmp_path: Path) -> None:
     mesh = fbx.read(path).meshes[0]
     assert [m.name for m in mesh.materials] == ["first"]
     assert np.isfinite(mesh.vertices).all()
+
+
+def test_arrays_declaring_more_than_the_face_limit_are_refused_before_inflating(
+    tmp_path: Path,
+) -> None:
+    """A small file whose compressed array declares far more data than the job's face limit
+    allows: LimitExceededError (InvalidParameterValue in a job) before inflating it."""
+    import zlib
+
+    from part3d.errors import LimitExceededError
+
+    count = 4 << 20  # 4 M doubles = 32 MiB declared, about 32 KiB compressed
+    packer = zlib.compressobj(1)
+    payload = b"".join(packer.compress(bytes(1 << 20)) for _ in range(32)) + packer.flush()
+    prop = b"d" + struct.pack("<III", count, 1, len(payload)) + payload
+    path = tmp_path / "bomb.fbx"
+    path.write_bytes(_binary(_record(b"Vertices", prop, 1, b"", 27)))
+    assert path.stat().st_size < 200_000
+    with pytest.raises(LimitExceededError, match="more data than a model of 1000 faces"):
+        fbx.read(path, max_faces=1000)
+    # Without a face limit the 3 GiB budget applies and the array is read.
+    assert len(parse(path.read_bytes()).roots[0].props[0]) == count

@@ -155,7 +155,7 @@ def _run(
         return _Timer(timings, name)
 
     with stage("load"):
-        scene = load(input_path)
+        scene = load(input_path, max_faces=options.max_faces)
         if options.max_faces is not None and scene.polygon_count > options.max_faces:
             raise LimitExceededError(
                 f"{input_path.name}: {scene.polygon_count} faces, over the limit of "

@@ -28,8 +28,10 @@ def _format(path: Path, allowed: tuple[str, ...], verb: str) -> str:
     return ext
 
 
-def load(path: str | Path) -> Scene:
-    """Read a model file into a :class:`~part3d.model.Scene` (format by extension)."""
+def load(path: str | Path, max_faces: int | None = None) -> Scene:
+    """Read a model file into a :class:`~part3d.model.Scene` (format by extension).
+    ``max_faces`` lets readers refuse, before inflating them, files that declare far more
+    data than that many faces need (FBX)."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a model file")
@@ -39,7 +41,7 @@ def load(path: str | Path) -> Scene:
     if fmt == "fbx":
         from part3d.io import fbx
 
-        scene = fbx.read(path)
+        scene = fbx.read(path, max_faces=max_faces)
     else:
         from part3d.io import meshes
 

@@ -85,12 +85,14 @@ class FbxDocument:
         return None
 
 
-def parse(data: bytes, source: str = "<bytes>") -> FbxDocument:
-    """Parse a whole FBX file held in memory, binary or ASCII."""
+def parse(data: bytes, source: str = "<bytes>", max_array_bytes: int | None = None) -> FbxDocument:
+    """Parse a whole FBX file held in memory, binary or ASCII. ``max_array_bytes`` lowers the
+    total budget of inflated arrays (default MAX_TOTAL_ARRAY_BYTES); declared sizes are
+    checked against it before anything is inflated."""
     if len(data) == 0:
         raise CorruptFileError(f"{source}: the file is empty")
     if data.startswith(BINARY_MAGIC):
-        return _BinaryReader(data, source).read()
+        return _BinaryReader(data, source, max_array_bytes).read()
     if data[:18] == BINARY_MAGIC[:18] or data.startswith(b"Kaydara"):
         raise CorruptFileError(f"{source}: damaged binary FBX header (magic bytes do not match)")
     return _parse_ascii(data, source)
@@ -120,7 +122,8 @@ def _show(name: str) -> str:
 
 
 class _BinaryReader:
-    def __init__(self, data: bytes, source: str) -> None:
+    def __init__(self, data: bytes, source: str, max_array_bytes: int | None = None) -> None:
+        self.budget = MAX_TOTAL_ARRAY_BYTES if max_array_bytes is None else max_array_bytes
         self.data = data
         self.source = source
         self.size = len(data)
@@ -262,8 +265,8 @@ class _BinaryReader:
         if nbytes > MAX_ARRAY_BYTES:
             raise self._fail(f"array {_show(node)}: declared length {count} is too large", p)
         self.array_bytes += nbytes
-        if self.array_bytes > MAX_TOTAL_ARRAY_BYTES:
-            raise self._fail(f"arrays would take more than {MAX_TOTAL_ARRAY_BYTES} bytes in all", p)
+        if self.array_bytes > self.budget:
+            raise self._fail(f"arrays would take more than {self.budget} bytes in all", p)
         if encoding == 0:
             if comp_len != nbytes:
                 raise self._fail(
