@@ -114,7 +114,7 @@ def render(rows: list[dict]) -> str:
     lines += ["", "Targets:", ""]
     for name, limit_s, limit_mb in (
         ("wuson_100000.fbx", 3.0, None),
-        ("wuson_1500000.fbx", 60.0, 4000),
+        ("wuson_1500000.fbx", 30.0, 2000),
     ):
         r = by.get(name)
         if r is None:
