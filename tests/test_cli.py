@@ -121,3 +121,39 @@ def test_convert_to_metres_and_y_up_on_request(fbx_dir: Path, tmp_path: Path) ->
     before, after = load(src).bounds(), load(out).bounds()
     # Z up (cm) becomes Y up (m): the old Z extent is the new Y extent, a hundred times smaller.
     assert after[1, 1] - after[0, 1] == pytest.approx((before[1, 2] - before[0, 2]) / 100)
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`part3d info FILE --json | head -c 10` on a model whose JSON is far larger than a pipe
+    holds: no "Broken pipe" error line."""
+    lines = []
+    for i in range(3000):
+        lines += [f"o piece_{i}", f"v {i} 0 0", f"v {i} 1 0", f"v {i} 0 1", "f -3 -2 -1"]
+    model = tmp_path / "many.obj"
+    model.write_text("\n".join(lines) + "\n")
+    proc = subprocess.run(
+        f"{sys.executable} -m part3d.cli info {model} --json | head -c 10",
+        shell=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert len(proc.stdout) == 10
+    assert "error" not in proc.stderr.lower()
+
+
+def test_folders_and_files_in_the_wrong_place_get_one_clear_line(
+    models: Path, tmp_path: Path
+) -> None:
+    proc = part3d("info", str(models))
+    assert proc.returncode == 1 and proc.stderr.strip().endswith("is a folder, not a model file")
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    proc = part3d("split", str(models / "spider.fbx"), "-o", str(a_file))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().endswith("is a file, not an output folder")
+
+
+def test_a_failed_run_leaves_no_empty_folder(fbx_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "out"
+    bad = fbx_dir / "bad" / "crafted_deflate_corrupt_stream.fbx"
+    proc = part3d("split", str(bad), "-o", str(out))
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()

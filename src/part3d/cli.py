@@ -438,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
     except Part3DError as exc:
         print(f"part3d: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`part3d info --json | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except OSError as exc:
         where = exc.filename or ""
         print(f"part3d: error: {where}: {exc.strerror or exc}", file=sys.stderr)
@@ -445,11 +450,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("part3d: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader went away (`part3d info --json | head`): stop quietly, as Unix tools do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141
 
 
 if __name__ == "__main__":
