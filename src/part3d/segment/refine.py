@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 
 def refine_boundaries(
@@ -39,9 +40,8 @@ def refine_boundaries(
     if not cross.any():
         return labels
     key = np.unique(np.sort(np.stack([la[cross], lb[cross]], axis=1), axis=1), axis=0)
+    # Segment areas as they were before any boundary moved (the bands' widths).
     seg_area = np.bincount(labels, weights=area, minlength=int(labels.max()) + 1)
-    from scipy.spatial import cKDTree
-
     for s, t in key.tolist():
         la, lb = labels[a], labels[b]
         on = ((la == s) & (lb == t)) | ((la == t) & (lb == s))
