@@ -43,19 +43,22 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "psb"
 METRICS = ("ri", "gce", "lce", "rm", "rf", "hamming", "cd")
 
 
-def scores(geom: MeshGeometry, pred: np.ndarray, truth: np.ndarray, fields_cache: dict) -> dict:
-    """Every metric of ``pred`` against one human segmentation ``truth``."""
+def label_scores(pred: np.ndarray, truth: np.ndarray) -> dict:
+    """Every metric of ``pred`` against one human segmentation ``truth`` but Cut Discrepancy
+    (which needs distance fields on the mesh)."""
     gce, lce = consistency_errors(pred, truth)
     rm, rf, ham = hamming(pred, truth)
+    ri = rand_index_error(pred, truth)
+    return {"ri": ri, "gce": gce, "lce": lce, "rm": rm, "rf": rf, "hamming": ham,
+            "cd": float("nan")}  # fmt: skip
+
+
+def scores(geom: MeshGeometry, pred: np.ndarray, truth: np.ndarray, fields_cache: dict) -> dict:
+    """Every metric of ``pred`` against one human segmentation ``truth``."""
     cut_p, field_p = fields_cache["pred"]
     cut_t, field_t = fields_cache[id(truth)]
     return {
-        "ri": rand_index_error(pred, truth),
-        "gce": gce,
-        "lce": lce,
-        "rm": rm,
-        "rf": rf,
-        "hamming": ham,
+        **label_scores(pred, truth),
         "cd": cut_discrepancy(geom, cut_p, field_p, cut_t, field_t),
     }
 
@@ -131,26 +134,6 @@ def evaluate(path: str, overrides: dict, labels_dir: str | None, references: boo
     seconds = time.perf_counter() - t
     if labels_dir:
         np.save(Path(labels_dir) / f"{model_id}.npy", labels.astype(np.int32))
-    if not references:
-        rows = []
-        for seg in segs:
-            gce, lce = consistency_errors(labels, seg)
-            rm, rf, ham = hamming(labels, seg)
-            ri = rand_index_error(labels, seg)
-            rows.append({"ri": ri, "gce": gce, "lce": lce, "rm": rm, "rf": rf,
-                         "hamming": ham, "cd": float("nan")})  # fmt: skip
-        return {
-            "id": model_id,
-            "category": str(z["category"]),
-            "faces": len(faces),
-            "parts": int(labels.max()) + 1,
-            "human_parts": float(np.mean([s.max() + 1 for s in segs])),
-            "seconds": seconds,
-            "part3d": _mean(rows),
-        }
-
-    geom = MeshGeometry.of(vertices, faces)
-    cache = {id(s): _cut_field(geom, s) for s in segs}
     result = {
         "id": model_id,
         "category": str(z["category"]),
@@ -158,9 +141,17 @@ def evaluate(path: str, overrides: dict, labels_dir: str | None, references: boo
         "parts": int(labels.max()) + 1,
         "human_parts": float(np.mean([s.max() + 1 for s in segs])),
         "seconds": seconds,
-        "part3d": score_against_humans(geom, labels, segs, cache),
-        "one_part": score_against_humans(geom, np.zeros(len(faces), dtype=np.int64), segs, cache),
     }
+    if not references:
+        result["part3d"] = _mean([label_scores(labels, seg) for seg in segs])
+        return result
+
+    geom = MeshGeometry.of(vertices, faces)
+    cache = {id(s): _cut_field(geom, s) for s in segs}
+    result["part3d"] = score_against_humans(geom, labels, segs, cache)
+    result["one_part"] = score_against_humans(
+        geom, np.zeros(len(faces), dtype=np.int64), segs, cache
+    )
     # k-means on face centroids with each human segmentation's part count, scored against it.
     centroids = vertices[faces].mean(axis=1)
     rng = np.random.default_rng(0)

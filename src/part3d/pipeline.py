@@ -21,7 +21,8 @@ FORMATS = ("obj", "fbx", "glb", "png", "json")
 #: ``parts``: one mesh per part. ``segment`` (staged generation, stage 1): the input model
 #: carrying the segmentation as one material per part, to be edited and sent back.
 STAGES = ("parts", "segment")
-STAGE_FORMATS = {"parts": FORMATS, "segment": ("fbx", "glb", "png", "json")}
+#: What stage 1 writes (no OBJ: it cannot carry one material per part in face order).
+SEGMENT_FORMATS = ("fbx", "glb", "png", "json")
 Progress = Callable[[str, int, int], None]
 
 
@@ -116,7 +117,7 @@ def run(
         raise Part3DError(f"unknown stage {options.stage!r} (choose from {', '.join(STAGES)})")
     if options.stage == "segment":
         options = replace(
-            options, formats=tuple(f for f in options.formats if f in STAGE_FORMATS["segment"])
+            options, formats=tuple(f for f in options.formats if f in SEGMENT_FORMATS)
         )
     if not options.formats:
         raise Part3DError("no output format asked for")

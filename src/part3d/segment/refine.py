@@ -91,19 +91,16 @@ def _keep_largest_pieces(labels: np.ndarray, pairs: np.ndarray, weight: np.ndarr
         g = sp.coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(q, q))
         _, piece = connected_components(g, directed=False)
         size = np.bincount(piece)
-        order = np.lexsort((np.arange(len(size)), -size))
+        k = int(labels.max()) + 1
         lab_of_piece = np.zeros(len(size), dtype=np.int64)
         lab_of_piece[piece] = labels
-        main = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
-        for p in order.tolist():
-            lab = lab_of_piece[p]
-            if main[lab] < 0:
-                main[lab] = p
-        stray = np.flatnonzero(main[lab_of_piece] != np.arange(len(size)))
-        if len(stray) == 0:
+        # Each label's main piece: its largest (the lowest id on ties).
+        order = np.lexsort((np.arange(len(size)), -size))
+        _, first = np.unique(lab_of_piece[order], return_index=True)
+        is_stray = np.ones(len(size), dtype=bool)
+        is_stray[order[first]] = False
+        if not is_stray.any():
             return labels
-        is_stray = np.zeros(len(size), dtype=bool)
-        is_stray[stray] = True
         cross = ~same & is_stray[piece[a]] & ~is_stray[piece[b]]
         cross2 = ~same & is_stray[piece[b]] & ~is_stray[piece[a]]
         src = np.concatenate([piece[a[cross]], piece[b[cross2]]])
@@ -111,15 +108,15 @@ def _keep_largest_pieces(labels: np.ndarray, pairs: np.ndarray, weight: np.ndarr
         w = np.concatenate([weight[cross], weight[cross2]]) + 1e-12
         if len(src) == 0:
             return labels
-        key = src.astype(np.int64) * (int(labels.max()) + 1) + dst
-        uniq, inv = np.unique(key, return_inverse=True)
+        # Each stray piece joins the label it shares the most boundary weight with.
+        uniq, inv = np.unique(src.astype(np.int64) * k + dst, return_inverse=True)
         tot = np.bincount(inv, weights=w)
-        up, ul = uniq // (int(labels.max()) + 1), uniq % (int(labels.max()) + 1)
-        order = np.lexsort((-tot, up))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = up[order][1:] != up[order][:-1]
-        new_label = dict(zip(up[order][first].tolist(), ul[order][first].tolist(), strict=True))
-        change = np.array([new_label.get(p, -1) for p in range(len(size))])
+        up, ul = uniq // k, uniq % k
+        best = np.lexsort((-tot, up))
+        lead = np.ones(len(best), dtype=bool)
+        lead[1:] = up[best][1:] != up[best][:-1]
+        change = np.full(len(size), -1, dtype=np.int64)
+        change[up[best][lead]] = ul[best][lead]
         moved = change[piece]
         labels = np.where(moved >= 0, moved, labels)
     return labels
