@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -19,6 +20,8 @@ import pytest
 import trimesh
 from independent_readers import read_with
 from PIL import Image
+
+import part3d.io
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -57,6 +60,7 @@ def files_server(tmp_path_factory):
         (root / name).write_bytes((MODELS / name).read_bytes())
     (root / "corrupt.fbx").write_bytes((BAD / "crafted_deflate_corrupt_stream.fbx").read_bytes())
     (root / "notfbx.fbx").write_bytes(b"just some text, not a model\n")
+    (root / "spot.obj").write_bytes((MODELS.parent / "real" / "spot.obj").read_bytes())
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -422,17 +426,33 @@ def test_malformed_json_body_is_invalid_parameter(service, key) -> None:
     assert error["Code"] == "InvalidParameter"
 
 
-def test_staged_generation_and_post_processing_are_refused_for_now(service, key, files_server):
+def test_post_processing_gives_one_clean_fbx_with_every_part(service, key, files_server, tmp_path):
     client, models = _client(service, key)
-    for extra in ({"EnablePostProcess": True},):
-        req = models.SubmitHunyuan3DPartJobRequest()
-        req.from_json_string(
-            json.dumps({"File": {"Url": f"{files_server}/mar_rifle.fbx", "Type": "FBX"}, **extra})
+    req = models.SubmitHunyuan3DPartJobRequest()
+    req.from_json_string(
+        json.dumps(
+            {"File": {"Url": f"{files_server}/spot.obj", "Type": "OBJ"}, "EnablePostProcess": True}
         )
-        with pytest.raises(TencentCloudSDKException) as info:
-            client.SubmitHunyuan3DPartJob(req)
-        assert info.value.get_code() == "InvalidParameterValue"
-        assert "not supported yet" in info.value.get_message()
+    )
+    resp = _wait(client, models, client.SubmitHunyuan3DPartJob(req).JobId)
+    assert (resp.Status, resp.ErrorMessage) == ("DONE", "")
+    assert [f.Type for f in resp.ResultFile3Ds] == ["FBX"]
+    fbx, preview = resp.ResultFile3Ds[0].Url, resp.ResultFile3Ds[0].PreviewImageUrl
+    assert preview.startswith("http://127.0.0.1:")
+    path = tmp_path / "post.fbx"
+    path.write_bytes(urllib.request.urlopen(fbx, timeout=10).read())
+    info = json.loads(resp.PartSegmentationInfo)
+    found = read_with("ufbx", [str(path)])[str(path)]
+    assert set(found["meshes"]) == set(info) and len(info) >= 2
+    # Every part closed: spot is a closed surface, so each part is watertight.
+    scene = part3d.io.load(path)
+    for mesh in scene.meshes:
+        part = trimesh.Trimesh(mesh.vertices, mesh.triangles, process=True)
+        assert part.is_watertight and part.volume > 0, mesh.name
+    assert Image.open(io.BytesIO(urllib.request.urlopen(preview, timeout=10).read())).size == (
+        1024,
+        1024,
+    )
 
 
 def test_a_full_queue_answers_engine_server_limit_exceeded(tmp_path, files_server) -> None:

@@ -173,7 +173,13 @@ def cmd_split(args) -> int:
             f"--formats: unknown format {bad[0]!r} (choose from {', '.join(FORMATS)})"
         )
     out_dir = Path(args.output) if args.output else src.resolve().parent
-    options = PipelineOptions(formats=formats, stage=args.stage)
+    if args.post_process and args.stage == "segment":
+        raise Part3DError("--post-process and --stage segment cannot be used together")
+    if args.post_process and args.open:
+        raise Part3DError("--post-process makes closed parts; it cannot be used with --open")
+    options = PipelineOptions(
+        formats=formats, stage=args.stage, close=not args.open, post_process=args.post_process
+    )
     options = replace(
         options,
         segment=replace(
@@ -389,6 +395,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="balanced",
         help="how finely to cut when --parts is auto: coarse (about 3-6 parts on one "
         "surface), balanced (6-15, default) or fine (15 and more)",
+    )
+    p.add_argument(
+        "--open",
+        action="store_true",
+        help="keep parts as open shells (default: cap every opening a cut makes, with a "
+        "material <part>_cap, so parts of closed models are closed)",
+    )
+    p.add_argument(
+        "--post-process",
+        action="store_true",
+        help="write one clean model instead: <name>_parts.fbx with every part closed, "
+        "welded, without degenerate or duplicate faces and specks, consistently wound "
+        "(plus the preview and JSON)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")

@@ -108,8 +108,10 @@ def _layer(values, index, corner_ids):
     return values[used], new_index.astype(np.int32)
 
 
-def split(scene: Scene, segmentation: Segmentation) -> Scene:
-    """A scene with one mesh per part (see the module docstring)."""
+def split(scene: Scene, segmentation: Segmentation, close: bool = False) -> Scene:
+    """A scene with one mesh per part (see the module docstring). ``close``: cap every opening
+    the cut made (``caps``), with a material ``<part>_cap``; the part's own faces come first,
+    in the order of their input face ids."""
     if len(segmentation.labels) != len(scene.meshes):
         raise Part3DError(
             f"segmentation has labels for {len(segmentation.labels)} meshes, "
@@ -125,18 +127,147 @@ def split(scene: Scene, segmentation: Segmentation) -> Scene:
     )
     index = 0
     for mesh, labels in zip(scene.meshes, segmentation.labels, strict=True):
-        for n, faces in enumerate(part_order(mesh, labels), 1):
+        order = part_order(mesh, labels)
+        closer = _Closer(mesh) if close and len(order) > 1 else None
+        for n, faces in enumerate(order, 1):
             name = f"{mesh.name}_part_{n}"
             part = sub_mesh(mesh, faces, name)
             texture = None
             if mesh.materials:
                 counts = np.bincount(part.face_material, minlength=len(mesh.materials))
                 texture = mesh.materials[int(np.argmax(counts))].texture
-            part.materials = [Material(name, hex_to_rgba(part_color(index)), texture)]
+            color = hex_to_rgba(part_color(index))
+            part.materials = [Material(name, color, texture)]
             part.face_material = np.zeros(part.polygon_count, dtype=np.int32)
+            if closer is not None:
+                cap_color = (color[0] * 0.7, color[1] * 0.7, color[2] * 0.7, 1.0)
+                part = closer.close(part, faces, Material(f"{name}_cap", cap_color))
             out.meshes.append(part)
             index += 1
     return out
+
+
+class _Closer:
+    """Caps the cut openings of the parts of one mesh; a loop's cap is made once and shared
+    by the parts on either side of it (so their volumes add up)."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        from part3d.segment.graph import weld
+
+        self.mesh = mesh
+        self.welded_tris, self.positions = weld(mesh.vertices, mesh.triangles)
+        self.m = len(self.positions)
+        t = self.welded_tris.astype(np.int64)
+        edges = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
+        edges = edges[edges[:, 0] != edges[:, 1]]
+        keys = edges.min(axis=1) * self.m + edges.max(axis=1)
+        self.edge_keys, self.edge_counts = np.unique(keys, return_counts=True)
+        self.caps: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _chords(self, loop: np.ndarray) -> np.ndarray:
+        """(c, 2) positions in ``loop`` of pairs of its vertices joined by an edge of the mesh
+        that is not an edge of the loop: a cap must not use them (they are faces' edges)."""
+        n = len(loop)
+        if n <= 3:
+            return np.zeros((0, 2), dtype=np.int64)
+        t = self.welded_tris.astype(np.int64)
+        on_loop = np.zeros(self.m, dtype=bool)
+        on_loop[loop] = True
+        edges = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
+        edges = edges[on_loop[edges[:, 0]] & on_loop[edges[:, 1]]]
+        where = np.full(self.m, -1, dtype=np.int64)
+        where[loop] = np.arange(n)
+        pos = np.sort(where[edges], axis=1)
+        gap = pos[:, 1] - pos[:, 0]
+        pos = pos[(gap != 1) & (gap != n - 1) & (gap != 0)]
+        return np.unique(pos, axis=0)
+
+    def close(self, part: Mesh, faces: np.ndarray, material: Material) -> Mesh:
+        from part3d.caps import canonical, cut_loops, make_cap
+
+        keep = np.isin(self.mesh.tri_face, faces)
+        part_welded = self.welded_tris[keep]
+        loops = cut_loops(part_welded, self.edge_keys, self.edge_counts, self.m)
+        if not loops:
+            return part
+        vertex_of = np.full(self.m, -1, dtype=np.int64)
+        vertex_of[part_welded.ravel()] = part.triangles.ravel()
+        new_points, cap_tris, cap_uv = [], [], []
+        base = len(part.vertices)
+        for loop in loops:
+            canon, turned = canonical(loop)
+            key = canon.tobytes()
+            if key not in self.caps:
+                self.caps[key] = make_cap(self.positions[canon], self._chords(canon))
+            points, tris, uv = self.caps[key]
+            ids = np.concatenate([vertex_of[canon], base + np.arange(len(points))])
+            tris = ids[tris]
+            cap_tris.append(tris[:, ::-1] if turned else tris)
+            new_points.append(points)
+            cap_uv.append(uv)
+            base += len(points)
+        return _with_caps(part, np.concatenate(new_points), np.concatenate(cap_tris), material)
+
+
+def _with_caps(part: Mesh, points: np.ndarray, tris: np.ndarray, material: Material) -> Mesh:
+    """``part`` with ``points`` appended and the triangles ``tris`` (over its vertices and
+    the new points) appended as faces of a new material."""
+    from dataclasses import replace
+
+    vertices = np.concatenate([part.vertices, points])
+    t = len(tris)
+    corners = np.concatenate([part.corners, tris.ravel().astype(np.int32)])
+    first = len(part.corners)
+    offsets = np.concatenate([part.offsets, first + 3 * np.arange(1, t + 1)]).astype(np.int32)
+    tri_corners = np.concatenate(
+        [part.tri_corners, (first + np.arange(3 * t)).reshape(t, 3)]
+    ).astype(np.int32)
+    tri_face = np.concatenate([part.tri_face, part.polygon_count + np.arange(t)]).astype(np.int32)
+    face_material = np.concatenate(
+        [part.face_material, np.full(t, len(part.materials), dtype=np.int32)]
+    )
+    # Normals: the cap's smooth vertex normals; UVs: none of the texture (the cap's corner).
+    normal_values, normal_index = part.normal_values, part.normal_index
+    if normal_values is not None:
+        cap_normals = _vertex_normals(vertices, tris)[tris.ravel()]
+        normal_values, normal_index = _append_layer(normal_values, normal_index, cap_normals)
+    uv_values, uv_index = part.uv_values, part.uv_index
+    if uv_values is not None:
+        cap_uvs = np.zeros((3 * t, uv_values.shape[1]), dtype=uv_values.dtype)
+        uv_values, uv_index = _append_layer(uv_values, uv_index, cap_uvs)
+    return replace(
+        part,
+        vertices=vertices,
+        corners=corners,
+        offsets=offsets,
+        tri_corners=tri_corners,
+        tri_face=tri_face,
+        face_material=face_material,
+        normal_values=normal_values,
+        normal_index=normal_index,
+        uv_values=uv_values,
+        uv_index=uv_index,
+        materials=[*part.materials, material],
+    )
+
+
+def _append_layer(values, index, per_corner):
+    per_corner = per_corner.astype(values.dtype)
+    if index is None:
+        return np.concatenate([values, per_corner]), None
+    new_index = len(values) + np.arange(len(per_corner), dtype=np.int32)
+    return np.concatenate([values, per_corner]), np.concatenate([index, new_index]).astype(np.int32)
+
+
+def _vertex_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    face = np.cross(
+        vertices[tris[:, 1]] - vertices[tris[:, 0]], vertices[tris[:, 2]] - vertices[tris[:, 0]]
+    )
+    normals = np.zeros_like(vertices)
+    for k in range(3):
+        np.add.at(normals, tris[:, k], face)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return normals / np.where(length > 0, length, 1.0)
 
 
 def marked(scene: Scene, segmentation: Segmentation) -> Scene:
@@ -314,3 +445,121 @@ def _fill_unlisted(mesh: Mesh, labels: np.ndarray) -> np.ndarray:
         first = np.concatenate([[True], uf[order][1:] != uf[order][:-1]])
         labels[uf[order][first]] = up[order][first]
     return labels.astype(np.int32)
+
+
+def merge_specks(scene: Scene, segmentation: Segmentation, fraction: float = 0.001) -> Segmentation:
+    """Post-processing: every connected bit of a part smaller than ``fraction`` of the model's
+    area (a floating speck, or a crumb cut off its part) joins the part of the nearest face
+    that is not such a bit. A mesh keeps at least one part."""
+    from dataclasses import replace
+
+    from scipy.spatial import cKDTree
+
+    from part3d.segment.graph import components, face_graph, weld
+
+    total = sum(m.area() for m in scene.meshes) or 1.0
+    labels = []
+    for mesh, lab in zip(scene.meshes, segmentation.labels, strict=True):
+        tri_face = mesh.tri_face
+        if len(tri_face) == 0:
+            labels.append(lab)
+            continue
+        welded, _ = weld(mesh.vertices, mesh.triangles)
+        graph = face_graph(welded)
+        tri_label = lab[tri_face]
+        same = tri_label[graph.pairs[:, 0]] == tri_label[graph.pairs[:, 1]]
+        graph.pairs = graph.pairs[same]
+        n, comp = components(len(tri_face), graph)
+        area = np.bincount(comp, weights=mesh.triangle_areas(), minlength=n)
+        speck = area < fraction * total
+        if speck.all() or not speck.any():
+            labels.append(lab)
+            continue
+        tri = mesh.vertices[mesh.triangles]
+        centroids = tri.mean(axis=1)
+        keep = np.flatnonzero(~speck[comp])
+        small = np.flatnonzero(speck[comp])
+        _, near = cKDTree(centroids[keep]).query(centroids[small])
+        new_tri_label = tri_label.copy()
+        # A whole speck goes to the part most of its triangles are nearest to.
+        for c in np.unique(comp[small]).tolist():
+            mine = comp[small] == c
+            votes = np.bincount(tri_label[keep[near[mine]]])
+            new_tri_label[small[mine]] = int(np.argmax(votes))
+        out = lab.copy()
+        out[tri_face] = new_tri_label
+        labels.append(rank_by_area(out, mesh.polygon_areas()))
+    return replace(segmentation, labels=labels)
+
+
+def clean(scene: Scene) -> Scene:
+    """Post-processing of a scene of parts: each part as triangles with coincident vertices
+    welded, degenerate and duplicate triangles removed, the winding made consistent (and
+    outward for closed parts), normals computed where it had none. Per-corner UVs and
+    materials follow their triangles."""
+    import trimesh
+
+    from part3d.segment.graph import weld
+
+    out = []
+    for mesh in scene.meshes:
+        welded, positions = weld(mesh.vertices, mesh.triangles)
+        corners = mesh.tri_corners
+        a, b, c = positions[welded[:, 0]], positions[welded[:, 1]], positions[welded[:, 2]]
+        area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+        scale = float(np.ptp(positions, axis=0).max()) if len(positions) else 1.0
+        ok = (
+            (welded[:, 0] != welded[:, 1])
+            & (welded[:, 1] != welded[:, 2])
+            & (welded[:, 0] != welded[:, 2])
+            & (area > (scale * 1e-9) ** 2)
+        )
+        keep = np.flatnonzero(ok)
+        _, first = np.unique(np.sort(welded[keep], axis=1), axis=0, return_index=True)
+        keep = keep[np.sort(first)]
+        welded, corners = welded[keep], corners[keep]
+        face_material = mesh.face_material[mesh.tri_face[keep]]
+        tm = trimesh.Trimesh(positions, welded.copy(), process=False)
+        trimesh.repair.fix_winding(tm)
+        if tm.is_watertight:
+            trimesh.repair.fix_inversion(tm)
+        flipped = ~(tm.faces == welded).all(axis=1)
+        welded = np.asarray(tm.faces)
+        corners = np.where(flipped[:, None], corners[:, ::-1], corners)
+        # Rebuild as a triangle mesh over the welded positions.
+        t = len(welded)
+        flat = corners.reshape(-1)
+        normal_values, normal_index = _pick(mesh.normal_values, mesh.normal_index, flat)
+        if normal_values is None:
+            normal_values, normal_index = np.asarray(tm.vertex_normals)[welded.reshape(-1)], None
+        uv_values, uv_index = _pick(mesh.uv_values, mesh.uv_index, flat)
+        out.append(
+            Mesh(
+                name=mesh.name,
+                vertices=positions,
+                corners=welded.reshape(-1).astype(np.int32),
+                offsets=(3 * np.arange(t + 1)).astype(np.int32),
+                tri_corners=np.arange(3 * t, dtype=np.int32).reshape(t, 3),
+                tri_face=np.arange(t, dtype=np.int32),
+                face_material=face_material.astype(np.int32),
+                normal_values=normal_values,
+                normal_index=normal_index,
+                uv_values=uv_values,
+                uv_index=uv_index,
+                uv_set_names=list(mesh.uv_set_names),
+                materials=list(mesh.materials),
+                transform=mesh.transform,
+                parent=mesh.parent,
+            )
+        )
+    from dataclasses import replace
+
+    return replace(scene, meshes=out)
+
+
+def _pick(values, index, corner_ids):
+    if values is None:
+        return None, None
+    if index is None:
+        return values[corner_ids], None
+    return values, index[corner_ids].astype(np.int32)

@@ -13,7 +13,16 @@ from pathlib import Path
 
 from part3d.errors import LimitExceededError, Part3DError
 from part3d.io import load, save, write_atomic
-from part3d.parts import check_info, dumps_info, from_info, marked, split, to_info
+from part3d.parts import (
+    check_info,
+    clean,
+    dumps_info,
+    from_info,
+    marked,
+    merge_specks,
+    split,
+    to_info,
+)
 from part3d.preview import render
 from part3d.segment import SegmentOptions, segment
 
@@ -23,6 +32,8 @@ FORMATS = ("obj", "fbx", "glb", "png", "json")
 STAGES = ("parts", "segment")
 #: What stage 1 writes (no OBJ: it cannot carry one material per part in face order).
 SEGMENT_FORMATS = ("fbx", "glb", "png", "json")
+#: What post-processing writes: one model (FBX), its preview and the segmentation.
+POST_PROCESS_FORMATS = ("fbx", "png", "json")
 Progress = Callable[[str, int, int], None]
 
 
@@ -39,6 +50,11 @@ class PipelineOptions:
     max_faces: int | None = None
     #: ``parts`` or ``segment`` (see STAGES); stage 1 writes no OBJ.
     stage: str = "parts"
+    #: Cap the openings each cut makes, so that parts of closed models are closed.
+    close: bool = True
+    #: One clean model: specks merged, parts closed, welded, degenerate and duplicate
+    #: faces removed, consistent outward winding; FBX (and preview, JSON) only.
+    post_process: bool = False
 
 
 @dataclass
@@ -119,6 +135,12 @@ def run(
         options = replace(
             options, formats=tuple(f for f in options.formats if f in SEGMENT_FORMATS)
         )
+    elif options.post_process:
+        options = replace(
+            options,
+            close=True,
+            formats=tuple(f for f in options.formats if f in POST_PROCESS_FORMATS),
+        )
     if not options.formats:
         raise Part3DError("no output format asked for")
     if out_dir.exists() and not out_dir.is_dir():
@@ -170,7 +192,12 @@ def _run(
         if segmentation.warning and warn:
             warn(segmentation.warning)
     with stage("split"):
-        parts = split(scene, segmentation)
+        if options.post_process and options.stage == "parts":
+            segmentation = merge_specks(scene, segmentation)
+        closing = options.close and options.stage == "parts"
+        parts = split(scene, segmentation, close=closing)
+        if options.post_process and options.stage == "parts":
+            parts = clean(parts)
         info = to_info(scene, segmentation)
         # Stage 1 writes the input model carrying the parts; the preview shows the parts.
         models = marked(scene, segmentation) if options.stage == "segment" else parts

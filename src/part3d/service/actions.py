@@ -60,6 +60,8 @@ class JobView:
     preview_url: str = ""
     segmentation: str = ""
     segmentation_url: str = ""
+    #: Post-processing: the one model is the whole result (no separate image entry).
+    single_model: bool = False
 
 
 def submit(request: JobRequest) -> str:
@@ -72,8 +74,6 @@ def submit(request: JobRequest) -> str:
             f"This account has {cfg.max_queued_per_account} jobs waiting, its share of the "
             "queue; retry when some have finished"
         )
-    if request.post_process:
-        raise NotSupported("EnablePostProcess is not supported yet by this server")
     from part3d.service.queue import process
 
     job_id = db.create_job(
@@ -87,6 +87,8 @@ def submit(request: JobRequest) -> str:
             "segmentation": request.segmentation,
             # Modes (API.md §6.1): staged without a segmentation is stage 1 (segment only).
             "stage": "segment" if request.staged and request.segmentation is None else "parts",
+            # One clean FBX (API.md §6.2); ignored at stage 1, which writes the marked model.
+            "post_process": request.post_process,
         },
     )
     process(job_id)
@@ -103,6 +105,9 @@ def query(account: str, job_id: str) -> JobView:
     ):
         raise JobNotFound(f"The job {job_id} does not exist")
     view = JobView(job.job_id, job.status, job.error_code, job.error_message)
+    view.single_model = bool(job.request.get("post_process")) and (
+        job.request.get("stage", "parts") == "parts"
+    )
     if job.status == "DONE" and job.result:
         expires = int((job.finished_at or time.time()) + URL_LIFETIME)
         files = job.result["files"]

@@ -64,7 +64,7 @@ def query(call: Call) -> dict:
         {"Type": FILE_TYPES[fmt], "Url": url, "PreviewImageUrl": view.preview_url}
         for fmt, url in view.models
     ]
-    if view.preview_url:
+    if view.preview_url and not view.single_model:
         files.append({"Type": "IMAGE", "Url": view.preview_url, "PreviewImageUrl": ""})
     return {
         "Status": view.status,

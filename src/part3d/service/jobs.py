@@ -101,7 +101,11 @@ def _run_claimed(job_id: str, job) -> None:
         result = run(
             source,
             work / "out",
-            PipelineOptions(max_faces=cfg.max_faces, stage=request.get("stage", "parts")),
+            PipelineOptions(
+                max_faces=cfg.max_faces,
+                stage=request.get("stage", "parts"),
+                post_process=bool(request.get("post_process")),
+            ),
             segmentation=request.get("segmentation"),
         )
     except FetchError as exc:
