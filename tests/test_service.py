@@ -20,13 +20,12 @@ import pytest
 import trimesh
 from independent_readers import read_with
 from PIL import Image
-
-import part3d.io
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
+import part3d.io
 from part3d.service.demo import start_serve, wait_healthy
 
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "models"
