@@ -62,7 +62,8 @@ def test_caps_have_their_own_material_and_come_after_the_faces() -> None:
     seg = segment(scene, SegmentOptions(parts=3))
     opened, closed = split(scene, seg), split(scene, seg, close=True)
     for shell, part in zip(opened.meshes, closed.meshes, strict=True):
-        assert [m.name for m in part.materials] == [shell.name, f"{shell.name}_cap"]
+        # The input's material (spot's textured one), then the cap's.
+        assert [m.name for m in part.materials] == ["spot", f"{shell.name}_cap"]
         own = shell.polygon_count
         assert (part.face_material[:own] == 0).all() and (part.face_material[own:] == 1).all()
         np.testing.assert_array_equal(

@@ -24,7 +24,7 @@ def rifle():
 
 def test_split_gives_one_mesh_per_part_with_every_face_once(rifle) -> None:
     scene, seg = rifle
-    parts = split(scene, seg)
+    parts = split(scene, seg, colors="palette")
     n_parts = seg.part_count
     assert n_parts >= 5
     assert [m.name for m in parts.meshes] == [f"m_rifle_part_{n}" for n in range(1, n_parts + 1)]

@@ -59,7 +59,8 @@ def files_server(tmp_path_factory):
         (root / name).write_bytes((MODELS / name).read_bytes())
     (root / "corrupt.fbx").write_bytes((BAD / "crafted_deflate_corrupt_stream.fbx").read_bytes())
     (root / "notfbx.fbx").write_bytes(b"just some text, not a model\n")
-    (root / "spot.obj").write_bytes((MODELS.parent / "real" / "spot.obj").read_bytes())
+    for name in ("spot.obj", "trellis_uanu2002_sample.glb"):
+        (root / name).write_bytes((MODELS.parent / "real" / name).read_bytes())
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -452,6 +453,23 @@ def test_post_processing_gives_one_clean_fbx_with_every_part(service, key, files
         1024,
         1024,
     )
+
+
+def test_textures_come_beside_the_obj_with_its_signature(service, key, files_server) -> None:
+    client, models = _client(service, key)
+    url = f"{files_server}/trellis_uanu2002_sample.glb"
+    resp = _wait(client, models, _submit(client, models, url, "GLB"))
+    assert resp.Status == "DONE", resp.ErrorMessage
+    obj_url = next(f.Url for f in resp.ResultFile3Ds if f.Type == "OBJ")
+    base, query = obj_url.split("?", 1)
+    mtl = urllib.request.urlopen(f"{base[:-4]}.mtl?{query}", timeout=10).read().decode()
+    texture = next(line.split()[1] for line in mtl.splitlines() if line.startswith("map_Kd"))
+    folder = base.rsplit("/", 1)[0]
+    data = urllib.request.urlopen(f"{folder}/{texture}?{query}", timeout=10).read()
+    assert Image.open(io.BytesIO(data)).size == (1024, 1024)
+    # Without the OBJ's signature, nothing.
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{folder}/{texture}", timeout=10)
 
 
 def test_a_full_queue_answers_engine_server_limit_exceeded(tmp_path, files_server) -> None:

@@ -178,7 +178,11 @@ def cmd_split(args) -> int:
     if args.post_process and args.open:
         raise Part3DError("--post-process makes closed parts; it cannot be used with --open")
     options = PipelineOptions(
-        formats=formats, stage=args.stage, close=not args.open, post_process=args.post_process
+        formats=formats,
+        stage=args.stage,
+        close=not args.open,
+        post_process=args.post_process,
+        colors=args.colors,
     )
     options = replace(
         options,
@@ -401,6 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep parts as open shells (default: cap every opening a cut makes, with a "
         "material <part>_cap, so parts of closed models are closed)",
+    )
+    p.add_argument(
+        "--colors",
+        choices=("auto", "original", "palette"),
+        default="auto",
+        help="how parts look in the model files: auto (default: the input's materials and "
+        "textures where it has them, else each part in its palette colour), original, or "
+        "palette (each part in its colour, as in the preview and the JSON)",
     )
     p.add_argument(
         "--post-process",

@@ -42,11 +42,14 @@ def unique_names(names: list[str]) -> list[str]:
 
 @dataclass
 class Material:
-    """A surface material: ``color`` is linear RGBA in [0, 1]; ``texture`` a file name or None."""
+    """A surface material: ``color`` is linear RGBA in [0, 1]; ``texture`` the base colour
+    texture's file name (or None) and ``image`` its encoded bytes (PNG, JPEG) when the reader
+    found them (beside an OBJ, embedded in a GLB)."""
 
     name: str
     color: tuple[float, float, float, float] = (0.8, 0.8, 0.8, 1.0)
     texture: str | None = None
+    image: bytes | None = field(default=None, repr=False)
 
 
 @dataclass

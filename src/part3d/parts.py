@@ -108,10 +108,19 @@ def _layer(values, index, corner_ids):
     return values[used], new_index.astype(np.int32)
 
 
-def split(scene: Scene, segmentation: Segmentation, close: bool = False) -> Scene:
+#: How parts look in the model files: ``auto`` keeps the input's materials where a mesh has
+#: any and paints the others in the palette; ``original``; ``palette`` paints every part.
+COLORS = ("auto", "original", "palette")
+
+
+def split(
+    scene: Scene, segmentation: Segmentation, close: bool = False, colors: str = "auto"
+) -> Scene:
     """A scene with one mesh per part (see the module docstring). ``close``: cap every opening
     the cut made (``caps``), with a material ``<part>_cap``; the part's own faces come first,
-    in the order of their input face ids."""
+    in the order of their input face ids. ``colors``: see ``COLORS``."""
+    if colors not in COLORS:
+        raise Part3DError(f"unknown colours {colors!r} (choose from {', '.join(COLORS)})")
     if len(segmentation.labels) != len(scene.meshes):
         raise Part3DError(
             f"segmentation has labels for {len(segmentation.labels)} meshes, "
@@ -132,19 +141,41 @@ def split(scene: Scene, segmentation: Segmentation, close: bool = False) -> Scen
         for n, faces in enumerate(order, 1):
             name = f"{mesh.name}_part_{n}"
             part = sub_mesh(mesh, faces, name)
-            texture = None
-            if mesh.materials:
-                counts = np.bincount(part.face_material, minlength=len(mesh.materials))
-                texture = mesh.materials[int(np.argmax(counts))].texture
             color = hex_to_rgba(part_color(index))
-            part.materials = [Material(name, color, texture)]
-            part.face_material = np.zeros(part.polygon_count, dtype=np.int32)
+            if mesh.materials and colors != "palette":
+                # The input's materials that the part's faces use, in their order.
+                used, face_material = np.unique(
+                    np.clip(part.face_material, 0, len(mesh.materials) - 1), return_inverse=True
+                )
+                part.materials = [mesh.materials[i] for i in used.tolist()]
+                part.face_material = face_material.astype(np.int32)
+            else:
+                part.materials = [Material(name, color)]
+                part.face_material = np.zeros(part.polygon_count, dtype=np.int32)
             if closer is not None:
                 cap_color = (color[0] * 0.7, color[1] * 0.7, color[2] * 0.7, 1.0)
                 part = closer.close(part, faces, Material(f"{name}_cap", cap_color))
             out.meshes.append(part)
             index += 1
     return out
+
+
+def painted(parts: Scene) -> Scene:
+    """The scene of parts with every part in its palette colour (one material per part, in
+    the order ``split`` made them): what the preview shows, whatever the model files keep."""
+    from dataclasses import replace
+
+    return replace(
+        parts,
+        meshes=[
+            replace(
+                mesh,
+                materials=[Material(mesh.name, hex_to_rgba(part_color(i)))],
+                face_material=np.zeros(mesh.polygon_count, dtype=np.int32),
+            )
+            for i, mesh in enumerate(parts.meshes)
+        ],
+    )
 
 
 class _Closer:

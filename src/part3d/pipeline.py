@@ -20,6 +20,7 @@ from part3d.parts import (
     from_info,
     marked,
     merge_specks,
+    painted,
     split,
     to_info,
 )
@@ -52,6 +53,9 @@ class PipelineOptions:
     stage: str = "parts"
     #: Cap the openings each cut makes, so that parts of closed models are closed.
     close: bool = True
+    #: ``auto`` (the input's materials and textures where it has them, else the palette),
+    #: ``original`` or ``palette`` (every part in its colour); see ``parts.COLORS``.
+    colors: str = "auto"
     #: One clean model: specks merged, parts closed, welded, degenerate and duplicate
     #: faces removed, consistent outward winding; FBX (and preview, JSON) only.
     post_process: bool = False
@@ -195,7 +199,7 @@ def _run(
         if options.post_process and options.stage == "parts":
             segmentation = merge_specks(scene, segmentation)
         closing = options.close and options.stage == "parts"
-        parts = split(scene, segmentation, close=closing)
+        parts = split(scene, segmentation, close=closing, colors=options.colors)
         if options.post_process and options.stage == "parts":
             parts = clean(parts)
         info = to_info(scene, segmentation)
@@ -205,12 +209,16 @@ def _run(
         with stage(f"write {fmt}"):
             if fmt == "png":
                 render(
-                    parts, paths[fmt], size=options.preview_size, backend=options.preview_backend
+                    painted(parts),
+                    paths[fmt],
+                    size=options.preview_size,
+                    backend=options.preview_backend,
                 )
             elif fmt == "json":
                 write_atomic(paths[fmt], dumps_info(info).encode("utf-8"))
             else:
-                save(models, paths[fmt])
+                # Stage 1's model is edited by face id: its faces stay in their order.
+                save(models, paths[fmt], face_order=options.stage == "segment")
     if progress:
         progress("done", len(stages), len(stages))
     if "obj" in paths:

@@ -55,8 +55,12 @@ def load(path: str | Path, max_faces: int | None = None) -> Scene:
     return scene
 
 
-def save(scene: Scene, path: str | Path, *, ascii: bool = False) -> Path:
-    """Write ``scene`` to ``path`` (format by extension); returns the path written."""
+def save(scene: Scene, path: str | Path, *, ascii: bool = False, face_order: bool = False) -> Path:
+    """Write ``scene`` to ``path`` (format by extension); returns the path written.
+
+    ``face_order``: keep every mesh's faces in their order in GLB too (one primitive per mesh,
+    several materials as vertex colours, no UVs); otherwise a GLB mesh of several materials
+    or with UVs gets one primitive per material, with its UVs and texture."""
     path = Path(path)
     fmt = _format(path, WRITE_FORMATS, "write")
     if scene.polygon_count == 0:
@@ -68,7 +72,7 @@ def save(scene: Scene, path: str | Path, *, ascii: bool = False) -> Path:
     else:
         from part3d.io import meshes
 
-        meshes.write(scene, path, fmt)
+        meshes.write(scene, path, fmt, face_order=face_order)
     return path
 
 

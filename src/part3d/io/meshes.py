@@ -187,11 +187,19 @@ def _material_from_trimesh(mat, fallback: str) -> Material | None:
         if len(c) == 3:
             c = np.append(c, 1.0)
         rgba = tuple(float(x) for x in np.clip(c[:4], 0, 1))
-    texture = None
+    texture, data = None, None
     image = getattr(mat, "baseColorTexture", None) or getattr(mat, "image", None)
     if image is not None:
         texture = getattr(image, "filename", None) or None
-    return Material(str(name), rgba, texture)
+        try:
+            buffer = io.BytesIO()
+            fmt = "JPEG" if (image.format or "").upper() == "JPEG" else "PNG"
+            image.save(buffer, format=fmt)
+            data = buffer.getvalue()
+            texture = texture or f"{_obj_name(str(name))}.{'jpg' if fmt == 'JPEG' else 'png'}"
+        except (OSError, ValueError, AttributeError):
+            data = None
+    return Material(str(name), rgba, texture, data)
 
 
 _OBJ_FACE_TOKEN = re.compile(r"^(-?\d+)(?:/(-?\d*))?(?:/(-?\d*))?$")
@@ -558,9 +566,28 @@ def _read_mtl(path: Path) -> dict[str, Material]:
                 current.color = (*current.color[:3], a if key == "d" else 1.0 - a)
             elif key == "map_Kd":
                 current.texture = rest.split()[-1]
+                current.image = _read_texture(target.parent, current.texture)
         except ValueError:
             continue
     return out
+
+
+#: Largest texture image read beside an OBJ.
+MAX_TEXTURE_BYTES = 64 * 1024 * 1024
+
+
+def _read_texture(folder: Path, name: str) -> bytes | None:
+    """The bytes of texture ``name`` when it is a regular file inside ``folder`` (or below)
+    of at most MAX_TEXTURE_BYTES; None otherwise (the material keeps its colour)."""
+    try:
+        target = (folder / name.replace("\\", "/")).resolve()
+        if folder not in target.parents or not target.is_file():
+            return None
+        if target.stat().st_size > MAX_TEXTURE_BYTES:
+            return None
+        return target.read_bytes()
+    except (OSError, ValueError):
+        return None
 
 
 # --------------------------------------------------------------------------- writing
@@ -574,11 +601,15 @@ def mesh_color(mesh: Mesh) -> tuple[float, float, float, float]:
 GLTF_AXES = ("+X", "+Y", "+Z")
 
 
-def write(scene: Scene, path: Path, fmt: str) -> None:
+def write(scene: Scene, path: Path, fmt: str, face_order: bool = False) -> None:
     """Write ``scene`` to ``path`` as OBJ (+MTL), GLB, or STL/PLY (all meshes as one)."""
     if fmt == "obj":
-        write_atomic(path, write_obj(scene, path.with_suffix(".mtl").name).encode("utf-8"))
-        write_atomic(path.with_suffix(".mtl"), write_mtl(scene).encode("utf-8"))
+        names = obj_material_names(scene)
+        textures = obj_texture_names(scene, path.stem)
+        write_atomic(path, write_obj(scene, path.with_suffix(".mtl").name, names).encode("utf-8"))
+        write_atomic(path.with_suffix(".mtl"), write_mtl(scene, names, textures).encode("utf-8"))
+        for file_name, image in textures.values():
+            write_atomic(path.with_name(file_name), image)
         return
     if fmt == "glb":
         # glTF is metres and +Y up by definition (other formats keep the file's frame).
@@ -588,13 +619,85 @@ def write(scene: Scene, path: Path, fmt: str) -> None:
             scene = scene.converted(unit_meters=1.0)
         tscene = trimesh.Scene()
         for mesh in scene.meshes:
-            tscene.add_geometry(_to_trimesh(mesh), node_name=mesh.name, geom_name=mesh.name)
+            pieces = [_to_trimesh(mesh)] if face_order else _gltf_primitives(mesh)
+            for k, tm in enumerate(pieces):
+                # One node per mesh; a mesh of several textured materials gets one child node
+                # per further material (trimesh writes one primitive per node).
+                material = tm.visual.material.name if k else ""
+                name = (
+                    mesh.name
+                    if k == 0
+                    else material
+                    if material.startswith(f"{mesh.name}_")
+                    else f"{mesh.name}_{k + 1}"
+                )
+                tscene.add_geometry(
+                    tm,
+                    node_name=name,
+                    geom_name=name,
+                    parent_node_name=mesh.name if k else None,
+                )
         data = tscene.export(file_type="glb")
     else:
         parts = [_to_trimesh(m, with_color=False) for m in scene.meshes if len(m.tri_face)]
         merged = trimesh.util.concatenate(parts)
         data = merged.export(file_type=fmt)
     write_atomic(path, data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def _gltf_primitives(mesh: Mesh) -> list[trimesh.Trimesh]:
+    """A mesh as glTF primitives: one per material its faces use, each with only the
+    vertices, UVs and normals it uses, and the material's colour and texture; without
+    textures or UVs, one primitive as ``_to_trimesh`` makes it (faces in order)."""
+    textured = any(m.image is not None for m in mesh.materials)
+    if len(mesh.tri_face) == 0 or not (textured or mesh.uv_values is not None):
+        return [_to_trimesh(mesh)]
+    fm = np.clip(mesh.face_material[mesh.tri_face], 0, max(len(mesh.materials) - 1, 0))
+    uvs, normals = mesh.uvs, mesh.normals
+    out = []
+    for k in np.unique(fm).tolist() if mesh.materials else [0]:
+        tri_corners = mesh.tri_corners[fm == k] if mesh.materials else mesh.tri_corners
+        corner_ids = tri_corners.reshape(-1)
+        # A glTF vertex is a (position, UV, normal) combination.
+        keys = [mesh.corners[corner_ids].astype(np.float64)[:, None]]
+        if uvs is not None:
+            keys.append(uvs[corner_ids])
+        if normals is not None:
+            keys.append(normals[corner_ids])
+        _, first, inverse = np.unique(
+            np.concatenate(keys, axis=1), axis=0, return_index=True, return_inverse=True
+        )
+        rep = corner_ids[first]
+        tm = trimesh.Trimesh(
+            vertices=mesh.vertices[mesh.corners[rep]],
+            faces=inverse.reshape(-1, 3),
+            process=False,
+        )
+        if normals is not None:
+            tm.vertex_normals = normals[rep]
+        material = mesh.materials[k] if mesh.materials else None
+        rgba = np.asarray(material.color if material else DEFAULT_COLOR)
+        image = None
+        if material is not None and material.image is not None:
+            try:
+                from PIL import Image
+
+                image = Image.open(io.BytesIO(material.image))
+                image.load()
+            except (OSError, ValueError):
+                image = None
+        pbr = trimesh.visual.material.PBRMaterial(
+            name=material.name if material else mesh.name,
+            baseColorFactor=(rgba * 255).round().astype(np.uint8),
+            baseColorTexture=image,
+            metallicFactor=0.0,
+            roughnessFactor=0.9,
+        )
+        tm.visual = trimesh.visual.TextureVisuals(
+            uv=uvs[rep] if uvs is not None else None, material=pbr
+        )
+        out.append(tm)
+    return out
 
 
 def _to_trimesh(mesh: Mesh, with_color: bool = True) -> trimesh.Trimesh:
@@ -634,23 +737,22 @@ def _format_rows(prefix: str, values: np.ndarray, fmt: str) -> str:
     return _format_rows_raw(prefix + " " + " ".join([fmt] * values.shape[1]) + "\n", values)
 
 
-def _format_polygons(mesh: Mesh, fields: list[np.ndarray], sep: str) -> str:
-    """Face lines: ``f`` (``l``/``p`` for lines and points) and each corner's fields joined
-    by ``sep`` (``/`` or ``//``), one polygon per line."""
-    sizes = mesh.polygon_sizes
+def _format_polygons(sizes: np.ndarray, table: np.ndarray, sep: str) -> str:
+    """Face lines: ``f`` (``l``/``p`` for lines and points) for polygons of ``sizes`` whose
+    corners' fields are the rows of ``table`` (k, fields), joined by ``sep`` (``/`` or
+    ``//``), one polygon per line."""
     if len(sizes) == 0:
         return ""
-    table = np.stack(fields, axis=1)  # (k, fields)
-    token = sep.join(["%d"] * len(fields))
+    token = sep.join(["%d"] * table.shape[1])
     if (sizes == sizes[0]).all():
         # One polygon size throughout (all triangles, say): one format string per chunk.
         n = int(sizes[0])
         key = "f" if n >= 3 else ("l" if n == 2 else "p")
         row = key + " " + " ".join([token] * n) + "\n"
-        per_poly = table.reshape(len(sizes), -1)
-        return _format_rows_raw(row, per_poly)
+        return _format_rows_raw(row, table.reshape(len(sizes), -1))
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
     out = []
-    for f, (start, stop) in enumerate(zip(mesh.offsets[:-1], mesh.offsets[1:], strict=True)):
+    for f, (start, stop) in enumerate(zip(offsets[:-1], offsets[1:], strict=True)):
         n = int(sizes[f])
         key = "f" if n >= 3 else ("l" if n == 2 else "p")
         out.append(key + " " + " ".join([token] * n) % tuple(table[start:stop].ravel().tolist()))
@@ -664,13 +766,55 @@ def _format_rows_raw(row: str, values: np.ndarray) -> str:
     )
 
 
-def write_obj(scene: Scene, mtl_name: str) -> str:
-    """OBJ text: one ``o`` per mesh with its own material, polygons as stored."""
+def obj_material_names(scene: Scene) -> dict[int, str]:
+    """A unique OBJ/MTL name for each material of the scene (by identity): its own name, with
+    ``_2``, ``_3``... when different materials share one. A mesh without materials gets one
+    named after it, keyed by the mesh's id."""
+    names: dict[int, str] = {}
+    taken: dict[str, int] = {}
+    for mesh in scene.meshes:
+        for key, name in (
+            [(id(m), m.name) for m in mesh.materials] if mesh.materials else [(id(mesh), mesh.name)]
+        ):
+            if key in names:
+                continue
+            base = _obj_name(name)
+            unique, k = base, 2
+            while unique in taken:
+                unique, k = f"{base}_{k}", k + 1
+            taken[unique] = key
+            names[key] = unique
+    return names
+
+
+def obj_texture_names(scene: Scene, stem: str) -> dict[int, tuple[str, bytes]]:
+    """The texture file written beside an OBJ for each material that has image bytes:
+    ``<stem>_<texture file name>`` (one file per distinct name), keyed by material id."""
+    out: dict[int, tuple[str, bytes]] = {}
+    used: dict[str, bytes] = {}
+    for mesh in scene.meshes:
+        for m in mesh.materials:
+            if m.image is None or id(m) in out:
+                continue
+            base = Path((m.texture or f"{m.name}.png").replace("\\", "/")).name
+            base = "_".join(base.split()) or "texture.png"
+            name, k = f"{stem}_{base}", 2
+            while name in used and used[name] != m.image:
+                name, k = f"{stem}_{k}_{base}", k + 1
+            used[name] = m.image
+            out[id(m)] = (name, m.image)
+    return out
+
+
+def write_obj(scene: Scene, mtl_name: str, names: dict[int, str] | None = None) -> str:
+    """OBJ text: one ``o`` per mesh, ``usemtl`` before each run of faces of one material,
+    polygons as stored."""
+    names = names or obj_material_names(scene)
     out = io.StringIO()
     out.write(f"# part3d\nmtllib {mtl_name}\n")
     base_v = base_vt = base_vn = 1
     for mesh in scene.meshes:
-        out.write(f"o {_obj_name(mesh.name)}\nusemtl {_obj_name(mesh.name)}\n")
+        out.write(f"o {_obj_name(mesh.name)}\n")
         out.write(_format_rows("v", mesh.vertices, "%.9g"))
         k = len(mesh.corners)
         fields = [mesh.corners.astype(np.int64) + base_v]
@@ -687,10 +831,21 @@ def write_obj(scene: Scene, mtl_name: str) -> str:
             fields.append(index + base_vn)
             base_vn += len(mesh.normal_values)
         base_v += len(mesh.vertices)
-        if len(fields) == 2 and mesh.uv_values is None:
-            out.write(_format_polygons(mesh, fields, "//"))  # v//vn
-        else:
-            out.write(_format_polygons(mesh, fields, "/"))  # v, v/vt, v/vt/vn
+        sep = "//" if len(fields) == 2 and mesh.uv_values is None else "/"
+        table = np.stack(fields, axis=1)
+        sizes = mesh.polygon_sizes
+        if not mesh.materials:
+            out.write(f"usemtl {names[id(mesh)]}\n")
+            out.write(_format_polygons(sizes, table, sep))
+            continue
+        fm = np.clip(mesh.face_material, 0, len(mesh.materials) - 1)
+        # Runs of faces of one material, in face order (face ids unchanged).
+        starts = np.flatnonzero(np.diff(np.concatenate([[-1], fm])) != 0)
+        stops = np.concatenate([starts[1:], [len(fm)]])
+        for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+            out.write(f"usemtl {names[id(mesh.materials[fm[start]])]}\n")
+            lo, hi = int(mesh.offsets[start]), int(mesh.offsets[stop])
+            out.write(_format_polygons(sizes[start:stop], table[lo:hi], sep))
     return out.getvalue()
 
 
@@ -698,13 +853,28 @@ def _obj_name(name: str) -> str:
     return "_".join(name.split()) or "mesh"
 
 
-def write_mtl(scene: Scene) -> str:
-    """MTL text: one material per mesh, named after it, in the mesh's colour."""
+def write_mtl(
+    scene: Scene,
+    names: dict[int, str] | None = None,
+    textures: dict[int, tuple[str, bytes]] | None = None,
+) -> str:
+    """MTL text: every material of the scene once (a mesh without any: one named after it, in
+    the default colour), with ``map_Kd`` naming its texture file when it has one."""
+    names = names or obj_material_names(scene)
+    textures = textures or {}
     out = io.StringIO()
     out.write("# part3d\n")
+    seen: set[int] = set()
     for mesh in scene.meshes:
-        r, g, b, a = mesh_color(mesh)
-        out.write(
-            f"newmtl {_obj_name(mesh.name)}\nKd {r:.6g} {g:.6g} {b:.6g}\nd {a:.6g}\nillum 1\n\n"
-        )
+        for key, material in (
+            [(id(m), m) for m in mesh.materials] if mesh.materials else [(id(mesh), None)]
+        ):
+            if key in seen:
+                continue
+            seen.add(key)
+            r, g, b, a = material.color if material is not None else DEFAULT_COLOR
+            out.write(f"newmtl {names[key]}\nKd {r:.6g} {g:.6g} {b:.6g}\nd {a:.6g}\nillum 1\n")
+            if key in textures:
+                out.write(f"map_Kd {textures[key][0]}\n")
+            out.write("\n")
     return out.getvalue()

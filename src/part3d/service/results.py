@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import shutil
 from pathlib import Path
 
@@ -38,11 +39,20 @@ def remove(job_id: str) -> None:
         shutil.rmtree(folder(job_id), ignore_errors=True)
 
 
-def _signature(job_id: str, name: str, expires: int) -> str:
-    # An OBJ and its MTL share one signature, so that a client finds the MTL beside the OBJ.
+_OBJ_TEXTURE = re.compile(r"^(.*_parts)_[^/]+\.(png|jpe?g)$", re.IGNORECASE)
+
+
+def _bundle(name: str) -> str:
+    """An OBJ, its MTL and its textures (``<stem>_parts_<texture>``) share one signature, so
+    that a client finds them beside the OBJ with the OBJ's query string."""
     if name.endswith((".obj", ".mtl")):
-        name = name[:-4]
-    msg = f"{job_id}/{name}/{expires}".encode()
+        return name[:-4]
+    match = _OBJ_TEXTURE.match(name)
+    return match.group(1) if match else name
+
+
+def _signature(job_id: str, name: str, expires: int) -> str:
+    msg = f"{job_id}/{_bundle(name)}/{expires}".encode()
     return hmac.new(store().url_key, msg, hashlib.sha256).hexdigest()
 
 

@@ -489,6 +489,7 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
     node_geometry: dict[object, list] = {}
     node_materials: dict[object, list] = {}
     material_textures: dict[object, list] = {}
+    texture_videos: dict[object, object] = {}
     seen_parent: set = set()
     conns = doc.find("Connections")
     for c in conns.children if conns is not None else []:
@@ -509,6 +510,8 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
                 node_materials[parent].append(child)
         elif child in textures and parent in materials:
             material_textures.setdefault(parent, []).append(child)
+        elif child in textures and parent in textures:
+            texture_videos.setdefault(parent, child)
     for key in order:
         if legacy and key in geometries:
             node_geometry[key] = [key]
@@ -570,6 +573,14 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
             material_cache[key] = _material(
                 obj, _Props(_read_props(obj), templates.get("Material", {})), tex
             )
+            # An embedded image: the Content of the first texture's video.
+            for t in material_textures.get(key, []):
+                video = textures.get(texture_videos.get(t))
+                content = video.find("Content") if video is not None else None
+                data = content.value(0) if content is not None else None
+                if isinstance(data, bytes) and data:
+                    material_cache[key].image = data
+                    break
         return material_cache[key]
 
     geometry_cache: dict[object, _Geometry] = {}

@@ -127,7 +127,7 @@ def _global_settings(scene: Scene) -> FbxNode:
     )
 
 
-def _definitions(n_models: int, n_materials: int) -> FbxNode:
+def _definitions(n_models: int, n_materials: int, n_textures: int = 0) -> FbxNode:
     node_template = _props70(
         _p("Lcl Translation", "Lcl Translation", "", "A", 0.0, 0.0, 0.0),
         _p("Lcl Rotation", "Lcl Rotation", "", "A", 0.0, 0.0, 0.0),
@@ -182,7 +182,9 @@ def _definitions(n_models: int, n_materials: int) -> FbxNode:
                 ],
             )
         )
-    total = 1 + 2 * n_models + n_materials
+    for kind in ("Texture", "Video") if n_textures else ():
+        types.append(_n("ObjectType", kind, children=[_n("Count", n_textures)]))
+    total = 1 + 2 * n_models + n_materials + 2 * n_textures
     return _n("Definitions", children=[_n("Version", 100), _n("Count", total), *types])
 
 
@@ -318,6 +320,44 @@ def _model(mid: int, name: str, ascii: bool) -> FbxNode:
     )
 
 
+def _texture(tex_id: int, video_id: int, material: Material, ascii: bool) -> list[FbxNode]:
+    file_name = Path((material.texture or f"{material.name}.png").replace("\\", "/")).name
+    name = f"{material.name}_texture"
+    video = _n(
+        "Video",
+        Int64(video_id),
+        _object_name(name, "Video", ascii),
+        "Clip",
+        children=[
+            _n("Type", "Clip"),
+            _props70(_p("Path", "KString", "XRefUrl", "", file_name)),
+            _n("UseMipMap", 0),
+            _n("Filename", file_name),
+            _n("RelativeFilename", file_name),
+            _n("Content", material.image),
+        ],
+    )
+    texture = _n(
+        "Texture",
+        Int64(tex_id),
+        _object_name(name, "Texture", ascii),
+        "",
+        children=[
+            _n("Type", "TextureVideoClip"),
+            _n("Version", 202),
+            _n("TextureName", _object_name(name, "Texture", ascii)),
+            _n("Media", _object_name(name, "Video", ascii)),
+            _n("FileName", file_name),
+            _n("RelativeFilename", file_name),
+            _n("ModelUVTranslation", 0.0, 0.0),
+            _n("ModelUVScaling", 1.0, 1.0),
+            _n("Texture_Alpha_Source", "None"),
+            _n("Cropping", 0, 0, 0, 0),
+        ],
+    )
+    return [video, texture]
+
+
 def _material(mat_id: int, material: Material, ascii: bool) -> FbxNode:
     r, g, b, a = (float(c) for c in material.color)
     return _n(
@@ -359,6 +399,18 @@ def build(scene: Scene, *, ascii: bool = False, creator: str | None = None) -> l
                 material_ids[key] = next(next_id)
                 material_nodes.append(_material(material_ids[key], material, ascii))
             connections.append(_n("C", "OO", Int64(material_ids[key]), Int64(mid)))
+    textures = 0
+    for material in {id(m): m for mesh in scene.meshes for m in mesh.materials}.values():
+        if material.image is None:
+            continue
+        # The texture, with its image embedded (a Video's Content), as the diffuse colour.
+        tid, vid = next(next_id), next(next_id)
+        objects.extend(_texture(tid, vid, material, ascii))
+        connections.append(_n("C", "OO", Int64(vid), Int64(tid)))
+        connections.append(
+            _n("C", "OP", Int64(tid), Int64(material_ids[id(material)]), "DiffuseColor")
+        )
+        textures += 1
     objects.extend(material_nodes)
     document = _n(
         "Document",
@@ -381,7 +433,7 @@ def build(scene: Scene, *, ascii: bool = False, creator: str | None = None) -> l
         _global_settings(scene),
         _n("Documents", children=[_n("Count", 1), document]),
         _n("References"),
-        _definitions(len(scene.meshes), len(material_nodes)),
+        _definitions(len(scene.meshes), len(material_nodes), textures),
         _n("Objects", children=objects),
         _n("Connections", children=connections),
         _n("Takes", children=[_n("Current", "")]),
