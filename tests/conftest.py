@@ -10,6 +10,8 @@ SHARED = ROOT.parent / "shared"
 DATA = SHARED / "data"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from distributed import postgres_url, redis_url, s3_env  # noqa: E402, F401 - shared fixtures
+
 if not DATA.is_dir():
     raise pytest.UsageError(
         f"test data not found at {DATA}: the shared folder must sit beside the repo"

@@ -242,18 +242,25 @@ def cmd_serve(args) -> int:
 
     setup_logging()
     db = store()  # creates PART3D_HOME, runs the migrations
-    from part3d.service.queue import process
+    workers = None
+    if not args.no_workers:
+        from part3d.service.queue import process
 
-    # Jobs accepted before a restart and held by no live worker run again (nothing lost).
-    for job_id in db.unfinished():
-        process(job_id)
-    # One consumer process per worker, each running its jobs in one thread, supervised: a dead
-    # worker is replaced and its job runs again once its lease runs out.
-    workers = Supervisor(args.workers, os.getpid())
-    workers.start()
+        # Jobs accepted before a restart and held by no live worker run again (nothing
+        # lost); jobs a live worker holds (a lease not run out) stay with it.
+        for job_id in db.unfinished():
+            process(job_id)
+        # One consumer process per worker, each running its jobs in one thread, supervised:
+        # a dead worker is replaced and its job runs again once its lease runs out.
+        workers = Supervisor(args.workers, os.getpid())
+        workers.start()
+    roles = (
+        "front door only"
+        if workers is None
+        else f"{args.workers} worker process{'es' if args.workers != 1 else ''}"
+    )
     print(
-        f"part3d serving on http://{args.host}:{args.port} (state in {config().home}, "
-        f"{args.workers} worker process{'es' if args.workers != 1 else ''})",
+        f"part3d serving on http://{args.host}:{args.port} (state in {config().home}, {roles})",
         flush=True,
     )
     try:
@@ -268,7 +275,8 @@ def cmd_serve(args) -> int:
             http=GuardedHttpToolsProtocol,
         )
     finally:
-        workers.stop()
+        if workers is not None:
+            workers.stop()
     return 0
 
 
@@ -281,7 +289,12 @@ def cmd_worker(args) -> int:
     from part3d.service.supervise import Supervisor
 
     setup_logging()
-    store()  # the migrations, before any worker touches the records
+    db = store()  # the migrations, before any worker touches the records
+    from part3d.service.queue import process
+
+    # Jobs no live worker holds are offered again (a queue message lost with a dead machine).
+    for job_id in db.unfinished():
+        process(job_id)
     workers = Supervisor(args.workers, os.getpid())
     workers.start()
     print(f"part3d worker: {args.workers} worker process(es)", flush=True)
@@ -435,6 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=_os.cpu_count() or 1,
         help="job worker processes (default: one per core)",
+    )
+    p.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="front door only: jobs run on `part3d worker` machines sharing the database, "
+        "queue and result storage (docs/DEPLOY.md)",
     )
     p.set_defaults(func=cmd_serve)
 

@@ -10,6 +10,7 @@ import uuid
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from part3d.service import actions, results
 from part3d.service.config import config, store
@@ -89,7 +90,10 @@ def _rate_limiter():
 
     # The sliding-window counter lets a client pacing at exactly the limit through (a strict
     # moving window refuses it now and then, on timer jitter), and still stops bursts.
-    window = strategies.SlidingWindowCounterRateLimiter(storage.MemoryStorage())
+    # With Redis configured, the counters are shared: the limit holds across front doors.
+    url = config().redis_url
+    counters = storage.storage_from_string(url) if url else storage.MemoryStorage()
+    window = strategies.SlidingWindowCounterRateLimiter(counters)
     item = RateLimitItemPerSecond(config().rate_limit)
 
     def limit(account: str, action: str) -> None:
@@ -119,6 +123,10 @@ def create_app() -> FastAPI:
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body,
         )
+        # The records are reached synchronously (SQLAlchemy): in a thread, off the event loop.
+        return await run_in_threadpool(handle, raw, request_id)
+
+    def handle(raw: RawRequest, request_id: str) -> Response:
         started = time.perf_counter()
         action, code, account = raw.headers.get("x-tc-action", ""), "Success", None
         try:
@@ -155,7 +163,7 @@ def create_app() -> FastAPI:
         return FileResponse(path)
 
     @app.get("/metrics")
-    async def prometheus(request: Request) -> Response:
+    def prometheus(request: Request) -> Response:
         token = config().metrics_token
         if token:
             sent = request.headers.get("authorization", "")
@@ -169,12 +177,20 @@ def create_app() -> FastAPI:
         return Response(metrics(store()), media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz")
-    async def healthz() -> dict:
+    def healthz() -> dict:
+        # A plain function: FastAPI runs it in a thread, so slow backends never block the loop.
+        from part3d.service.queue import huey, reachable
         from part3d.service.supervise import STATE
 
         workers = STATE.report()
-        ok = workers["alive"] >= workers["expected"]
-        return {"status": "ok" if ok else "degraded", "workers": workers}
+        try:
+            store().ping()
+            database = True
+        except Exception:  # noqa: BLE001 - reported, not raised
+            database = False
+        checks = {"database": database, "queue": reachable(huey), "storage": results.reachable()}
+        ok = all(checks.values()) and workers["alive"] >= workers["expected"]
+        return {"status": "ok" if ok else "degraded", "workers": workers, **checks}
 
     return app
 

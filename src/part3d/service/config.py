@@ -14,6 +14,16 @@ class Config:
     database_url: str
     results: Path
     public_url: str
+    #: Where the queue lives: ``sqlite`` (a file under PART3D_HOME) or ``redis://...``.
+    queue_url: str = "sqlite"
+    #: The queue's name (its key prefix in Redis): deployments sharing a Redis differ by it.
+    queue_name: str = "part3d"
+    #: Where result files go: a folder (``results`` under PART3D_HOME) or ``s3://bucket/prefix``.
+    results_url: str = ""
+    #: The Fernet key of API secrets, shared by every machine (empty: a key file in home).
+    master_key: str = ""
+    #: Redis for rate limits shared by all front doors (empty: in-process counters).
+    redis_url: str = ""
     max_faces: int = 1_500_000
     retention_s: float = 24 * 3600
     #: Submit answers FailedOperation.EngineServerLimitExceeded beyond this many waiting jobs,
@@ -59,6 +69,14 @@ def config() -> Config:
         home=h,
         database_url=os.environ.get("PART3D_DATABASE_URL", f"sqlite:///{h / 'part3d.db'}"),
         results=h / "results",
+        queue_url=os.environ.get("PART3D_QUEUE_URL", "sqlite"),
+        queue_name=os.environ.get("PART3D_QUEUE_NAME", "part3d"),
+        results_url=os.environ.get("PART3D_RESULTS_URL", ""),
+        master_key=os.environ.get("PART3D_MASTER_KEY", "").strip(),
+        redis_url=os.environ.get(
+            "PART3D_REDIS_URL",
+            q if (q := os.environ.get("PART3D_QUEUE_URL", "")).startswith("redis") else "",
+        ),
         public_url=os.environ.get("PART3D_PUBLIC_URL", "http://127.0.0.1:18931").rstrip("/"),
         max_queued=max_queued,
         max_queued_per_account=int(
@@ -77,6 +95,6 @@ def store():
     from part3d.service.store import Store
 
     cfg = config()
-    db = Store(cfg.database_url, cfg.home)
+    db = Store(cfg.database_url, cfg.home, cfg.master_key)
     private_files(cfg.home, "*.db*")
     return db

@@ -144,6 +144,19 @@ def _run_claimed(job_id: str, job) -> None:
     finally:
         source.unlink(missing_ok=True)
     files = {fmt: path.relative_to(work).as_posix() for fmt, path in result.outputs.items()}
+    try:
+        # The files are stored first; only then is the job DONE (never DONE without files).
+        results.publish(job_id, list(files.values()))
+    except Exception:  # noqa: BLE001 - storage down: the job fails, the worker lives on
+        incident = str(uuid.uuid4())
+        log.exception("storing results failed (incident %s)", incident, extra={"job_id": job_id})
+        db.set_status(
+            job_id,
+            "FAIL",
+            error_code="InternalError",
+            error_message=f"the results could not be stored (incident {incident})",
+        )
+        return
     db.set_status(job_id, "DONE", result={"files": files, "parts": result.parts})
     log.info(
         "job done", extra={"job_id": job_id, "seconds": round(sum(result.timings.values()), 3)}
@@ -152,11 +165,19 @@ def _run_claimed(job_id: str, job) -> None:
 
 def reap(requeue) -> list[str]:
     """Jobs whose worker died (lease ran out): run again (``requeue(job_id)``) until started
-    MAX_ATTEMPTS times, then FAIL with a clear message. Returns the job ids re-queued."""
+    MAX_ATTEMPTS times, then FAIL with a clear message. Waiting jobs untouched for four
+    leases are offered again too (their message may have died with the worker that took it
+    off the queue; a duplicate message is harmless, the claim decides). Returns the job ids
+    re-queued."""
+    import time
+
     from part3d.service.store import MAX_ATTEMPTS
 
     db = store()
     again = []
+    for job_id in db.waiting_since(time.time() - 4 * config().lease_s):
+        requeue(job_id)
+        again.append(job_id)
     for job_id, attempts in db.stale():
         if attempts >= MAX_ATTEMPTS:
             db.set_status(

@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from part3d.errors import Part3DError
 from part3d.service.keys import Key
 
 metadata = sa.MetaData()
@@ -56,7 +57,18 @@ jobs = sa.Table(
 MAX_ATTEMPTS = 3
 
 
-def _master_key(home: Path) -> bytes:
+def _master_key(home: Path, given: str = "") -> bytes:
+    """The Fernet key that encrypts API secrets: ``given`` (PART3D_MASTER_KEY, shared by
+    every machine of a deployment), else a key file made once in ``home`` (one machine)."""
+    if given:
+        try:
+            Fernet(given.encode())
+        except (ValueError, TypeError):
+            raise Part3DError(
+                "PART3D_MASTER_KEY is not a Fernet key (make one with: python -c "
+                '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+            ) from None
+        return given.encode()
     path = home / "secret.key"
     if not path.exists():
         home.mkdir(parents=True, exist_ok=True)
@@ -94,7 +106,7 @@ class JobRecord:
 class Store:
     """Keys and jobs in one database."""
 
-    def __init__(self, url: str, home: Path) -> None:
+    def __init__(self, url: str, home: Path, master_key: str = "") -> None:
         self.url = url
         migrate(url)
         # A network database can drop idle connections: ping those; SQLite is in-process.
@@ -102,7 +114,7 @@ class Store:
         if url.startswith("sqlite"):
             with self.engine.begin() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-        master = _master_key(home)
+        master = _master_key(home, master_key)
         self.fernet = Fernet(master)
         #: Key for signing result URLs, derived from the master key.
         self.url_key = hashlib.sha256(b"part3d result urls:" + master).digest()
@@ -300,6 +312,20 @@ class Store:
             ).all()
         return [r.job_id for r in rows]
 
+    def waiting_since(self, before: float) -> list[str]:
+        """Waiting jobs not touched since ``before``: their queue message may have died with
+        a worker that took it. Each is touched (atomically: of several reapers one gets it),
+        so it is offered again at most once per period."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                jobs.update()
+                .where(jobs.c.status == "WAIT", jobs.c.updated_at < before)
+                .values(updated_at=now)
+                .returning(jobs.c.job_id)
+            ).all()
+        return sorted(r.job_id for r in rows)
+
     def expired(self, before: float) -> list[str]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(jobs.c.job_id).where(jobs.c.created_at < before)).all()
@@ -308,6 +334,11 @@ class Store:
     def delete_job(self, job_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(jobs.delete().where(jobs.c.job_id == job_id))
+
+    def ping(self) -> None:
+        """Raises when the database cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def count_jobs(self, status: str, account: str | None = None) -> int:
         cond = jobs.c.status == status

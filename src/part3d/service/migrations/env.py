@@ -15,6 +15,10 @@ def run() -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several front doors and workers starting at once: one migrates, the others
+                # wait here (the lock ends with the transaction) and then find nothing to do.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(72373301)")
             context.run_migrations()
     engine.dispose()
 
