@@ -4,7 +4,7 @@ against `pipeline.run` on the same file. Figures go to docs/BENCHMARKS.md ("API"
 Starts `part3d serve` (embedded default, temporary PART3D_HOME) on loopback, serves the sample
 models from a local HTTP server, and drives everything through the official Tencent SDK.
 
-    python bench/api.py [--seconds 10] [--threads 8]
+    python bench/api.py [--seconds 10] [--threads 8] [--distributed]
 """
 
 from __future__ import annotations
@@ -116,7 +116,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=40, help="keys at 20/s each, at once")
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="PostgreSQL + Redis + S3 against the embedded default (bench/api_distributed.py)",
+    )
     args = parser.parse_args()
+    if args.distributed:
+        import api_distributed
+
+        api_distributed.run(args, sys.modules[__name__])
+        return
     home = Path(tempfile.mkdtemp(prefix="part3d-bench-"))
     port = _free_port()
     env = {

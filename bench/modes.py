@@ -1,0 +1,110 @@
+"""Time and size of each mode of `pipeline.run` on textured and multi-mesh models.
+
+For each model: the unsplit model written as OBJ (+MTL, textures), FBX and GLB (the size
+reference), then the pipeline in each mode: shells (``--open --colors palette``, as v1 wrote
+them), the default (closed parts keeping the input's materials and textures), ``--colors
+palette``, stage 1 (``--stage segment``) and ``--post-process``. Reports seconds (whole run)
+and the size of each model format next to the unsplit one. Figures go to docs/BENCHMARKS.md
+("Split modes").
+
+    python bench/modes.py
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "src"))
+from report import write_section  # noqa: E402
+
+from part3d.io import load, save  # noqa: E402
+from part3d.pipeline import PipelineOptions, run  # noqa: E402
+
+MODELS = [
+    DATA / "real" / "spot.obj",
+    DATA / "real" / "trellis_uanu2002_sample.glb",
+    DATA / "models" / "mar_rifle.fbx",
+    DATA / "real" / "LittlestTokyo.glb",
+]
+BASE = PipelineOptions(formats=("obj", "fbx", "glb", "png", "json"))
+MODES = {
+    "open shells, palette": replace(BASE, close=False, colors="palette"),
+    "default (closed, materials kept)": BASE,
+    "closed, palette": replace(BASE, colors="palette"),
+    "stage 1 (segment)": replace(BASE, stage="segment"),
+    "post-process": replace(BASE, post_process=True),
+}
+
+
+def size(path: Path) -> int:
+    """A model file with what it brings along (an OBJ's MTL and textures)."""
+    total = path.stat().st_size
+    if path.suffix == ".obj":
+        total += path.with_suffix(".mtl").stat().st_size
+        total += sum(p.stat().st_size for p in path.parent.glob(f"{path.stem}_*"))
+    return total
+
+
+def main() -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for model in MODELS:
+            scene = load(model)
+            whole = {}
+            for fmt in ("obj", "fbx", "glb"):
+                path = tmp / f"whole_{model.stem}" / f"{model.stem}.{fmt}"
+                path.parent.mkdir(exist_ok=True)
+                save(scene, path)
+                whole[fmt] = size(path)
+            for mode, options in MODES.items():
+                out = tmp / f"{model.stem}_{len(rows)}"
+                t = time.perf_counter()
+                result = run(model, out, options)
+                seconds = time.perf_counter() - t
+                sizes = {f: size(p) for f, p in result.outputs.items() if f in whole}
+                rows.append((model.name, mode, seconds, len(result.parts), sizes, whole))
+                ratios = "  ".join(f"{f} {sizes[f] / whole[f]:.2f}x" for f in sizes)
+                print(f"{model.name:32s} {mode:34s} {seconds:6.2f} s  {ratios}", flush=True)
+    write_section("Split modes", render(rows))
+
+
+def render(rows) -> str:
+    lines = [
+        f"Measured by `python bench/modes.py` on {time.strftime('%Y-%m-%d')} "
+        f"({platform.machine()}, {os.cpu_count()} cores): `pipeline.run` in one process, all "
+        "outputs of the mode; sizes in MB with the ratio to the unsplit model written in the "
+        "same format (an OBJ counted with its MTL and textures). Target: the parts' "
+        "OBJ/FBX/GLB within 1.5x.",
+        "",
+        "| model | mode | parts | s | OBJ MB (x) | FBX MB (x) | GLB MB (x) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    worst = 0.0
+    for model, mode, seconds, parts, sizes, whole in rows:
+        cells = []
+        for fmt in ("obj", "fbx", "glb"):
+            if fmt in sizes:
+                ratio = sizes[fmt] / whole[fmt]
+                if mode != "post-process":
+                    worst = max(worst, ratio)
+                cells.append(f"{sizes[fmt] / 1e6:.2f} ({ratio:.2f})")
+            else:
+                cells.append("—")
+        lines.append(f"| {model} | {mode} | {parts} | {seconds:.2f} | " + " | ".join(cells) + " |")
+    lines += ["", f"Largest ratio of a split output: {worst:.2f}x (≤ 1.5x: "
+              f"{'met' if worst <= 1.5 else 'not met'})."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
