@@ -223,21 +223,84 @@ class _Closer:
             return part
         vertex_of = np.full(self.m, -1, dtype=np.int64)
         vertex_of[part_welded.ravel()] = part.triangles.ravel()
-        new_points, cap_tris, cap_uv = [], [], []
-        base = len(part.vertices)
+        # Caps over welded ids (loop vertices) and new ids m, m+1, ... (their interior points).
+        new_points, cap_tris = [], []
+        next_id = self.m
         for loop in loops:
             canon, turned = canonical(loop)
             key = canon.tobytes()
             if key not in self.caps:
                 self.caps[key] = make_cap(self.positions[canon], self._chords(canon))
-            points, tris, uv = self.caps[key]
-            ids = np.concatenate([vertex_of[canon], base + np.arange(len(points))])
+            points, tris, _ = self.caps[key]
+            ids = np.concatenate([canon, next_id + np.arange(len(points))])
             tris = ids[tris]
             cap_tris.append(tris[:, ::-1] if turned else tris)
             new_points.append(points)
-            cap_uv.append(uv)
-            base += len(points)
-        return _with_caps(part, np.concatenate(new_points), np.concatenate(cap_tris), material)
+            next_id += len(points)
+        points = np.concatenate(new_points)
+        caps = np.concatenate(cap_tris)
+        points, caps = _split_shared_edges(part_welded, caps, self.positions, points, self.m)
+        # Back to the part's vertex indices.
+        ids = np.concatenate([vertex_of, len(part.vertices) + np.arange(len(points))])
+        return _with_caps(part, points, ids[caps], material)
+
+
+def _split_shared_edges(
+    faces: np.ndarray, caps: np.ndarray, positions: np.ndarray, points: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where a cap edge is used by more than two triangles of the closed part (two caps that
+    touch at a pinch, a cap chord along a face's edge), split it in the cap: a new point just
+    inside the cap, four triangles for the two. Ids below ``m`` are welded vertices
+    (``positions``), from ``m`` on the caps' ``points``."""
+
+    def edge_keys(tris: np.ndarray) -> np.ndarray:
+        e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]).astype(np.int64)
+        return e.min(axis=1) * (1 << 31) + e.max(axis=1)
+
+    # Edges of the part's own faces, counted once.
+    face_keys, face_counts = np.unique(edge_keys(faces), return_counts=True)
+    for _ in range(8):
+        cap_keys = edge_keys(caps)
+        # Only edges a cap uses can be crowded by a cap.
+        uniq, counts = np.unique(cap_keys, return_counts=True)
+        where_face = np.searchsorted(face_keys, uniq).clip(0, max(len(face_keys) - 1, 0))
+        found = (face_keys[where_face] == uniq) if len(face_keys) else np.zeros(len(uniq), bool)
+        counts = counts + np.where(found, face_counts[where_face], 0)
+        crowded = {(int(k >> 31), int(k & ((1 << 31) - 1))) for k in uniq[counts > 2].tolist()}
+        if not crowded:
+            break
+        cap_edges = np.concatenate([caps[:, [0, 1]], caps[:, [1, 2]], caps[:, [2, 0]]])
+        owner = np.tile(np.arange(len(caps)), 3)
+        where: dict[tuple[int, int], list[int]] = {}
+        for (a, b), t in zip(cap_edges.tolist(), owner.tolist(), strict=True):
+            if (min(a, b), max(a, b)) in crowded:
+                where.setdefault((a, b), []).append(t)
+        done: set[int] = set()
+        add_points, add_tris, drop = [], [], []
+        for (a, c), ts in where.items():
+            back = where.get((c, a), [])
+            pair = next(((t, u) for t in ts for u in back if t not in done and u not in done), None)
+            if pair is None:
+                continue
+            t, u = pair
+            p = next(x for x in caps[t].tolist() if x not in (a, c))
+            q = next(x for x in caps[u].tolist() if x not in (a, c))
+
+            pa, pc, pp, pq = (positions[i] if i < m else points[i - m] for i in (a, c, p, q))
+            mid = 0.5 * (pa + pc)
+            new = m + len(points) + len(add_points)
+            add_points.append(mid + 0.2 * (0.5 * (pp + pq) - mid))
+            # t runs a -> c (then p), u runs c -> a (then q): orientation kept.
+            add_tris += [(a, new, p), (new, c, p), (c, new, q), (new, a, q)]
+            drop += [t, u]
+            done.update((t, u))
+        if not drop:
+            break
+        keep = np.ones(len(caps), dtype=bool)
+        keep[drop] = False
+        caps = np.concatenate([caps[keep], np.asarray(add_tris, dtype=caps.dtype)])
+        points = np.concatenate([points, np.asarray(add_points)])
+    return points, caps
 
 
 def _with_caps(part: Mesh, points: np.ndarray, tris: np.ndarray, material: Material) -> Mesh:
