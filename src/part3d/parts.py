@@ -625,7 +625,9 @@ def clean(scene: Scene) -> Scene:
         flat = corners.reshape(-1)
         normal_values, normal_index = _pick(mesh.normal_values, mesh.normal_index, flat)
         if normal_values is None:
-            normal_values, normal_index = np.asarray(tm.vertex_normals)[welded.reshape(-1)], None
+            # One normal per vertex, picked by each corner (written per vertex, compact).
+            normal_values = np.asarray(tm.vertex_normals, dtype=np.float64)
+            normal_index = welded.reshape(-1).astype(np.int32)
         uv_values, uv_index = _pick(mesh.uv_values, mesh.uv_index, flat)
         out.append(
             Mesh(

@@ -11,6 +11,7 @@ and polygons keep their corners. The material library (``mtllib``) gives colours
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -47,6 +48,7 @@ def read(path: Path, fmt: str) -> Scene:
     if fmt == "ply" and not isinstance(loaded, trimesh.Trimesh | trimesh.Scene):
         loaded = _ply_tristrips(loaded, path.name) or loaded
     scene = Scene(format=fmt, source=path.name)
+    encoded: dict = {}  # each texture image encoded once, whatever shares it
     if isinstance(loaded, trimesh.Scene):
         nodes = list(loaded.graph.nodes_geometry)
         order: dict[str, int] = {}
@@ -75,7 +77,7 @@ def read(path: Path, fmt: str) -> Scene:
                         transform = np.eye(4)
             # Unnamed glTF nodes get their index as a name: use the mesh's name instead.
             name = geom_name if str(node).isdigit() else str(node)
-            scene.meshes.append(_from_trimesh(geom, name, transform))
+            scene.meshes.append(_from_trimesh(geom, name, transform, encoded))
     elif isinstance(loaded, trimesh.Trimesh):
         scene.meshes.append(_from_trimesh(loaded, path.stem, np.eye(4)))
     for mesh, name in zip(scene.meshes, unique_names([m.name for m in scene.meshes]), strict=True):
@@ -132,7 +134,9 @@ def _gltf_node_order(path: Path, fmt: str) -> dict[str, int]:
     return order
 
 
-def _from_trimesh(tm: trimesh.Trimesh, name: str, transform: np.ndarray) -> Mesh:
+def _from_trimesh(
+    tm: trimesh.Trimesh, name: str, transform: np.ndarray, encoded: dict | None = None
+) -> Mesh:
     faces = np.asarray(tm.faces, dtype=np.int32)
     vertices = np.asarray(tm.vertices, dtype=np.float64)
     transform = np.asarray(transform, dtype=np.float64)
@@ -153,7 +157,7 @@ def _from_trimesh(tm: trimesh.Trimesh, name: str, transform: np.ndarray) -> Mesh
     if isinstance(visual, trimesh.visual.TextureVisuals):
         if visual.uv is not None and len(visual.uv) == len(vertices):
             uv_values = np.asarray(visual.uv, dtype=np.float64)
-        material = _material_from_trimesh(visual.material, name)
+        material = _material_from_trimesh(visual.material, name, encoded)
     elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
         rgba = np.asarray(visual.main_color, dtype=np.float64) / 255.0
         material = Material(f"{name}_color", tuple(float(c) for c in rgba))
@@ -172,7 +176,10 @@ def _from_trimesh(tm: trimesh.Trimesh, name: str, transform: np.ndarray) -> Mesh
     return mesh
 
 
-def _material_from_trimesh(mat, fallback: str) -> Material | None:
+def _material_from_trimesh(mat, fallback: str, encoded: dict | None = None) -> Material | None:
+    """A material from trimesh's; ``encoded`` caches each image's bytes by the image object
+    (the materials of one file often share a texture)."""
+    encoded = {} if encoded is None else encoded
     if mat is None:
         return None
     name = getattr(mat, "name", None) or f"{fallback}_material"
@@ -191,14 +198,17 @@ def _material_from_trimesh(mat, fallback: str) -> Material | None:
     image = getattr(mat, "baseColorTexture", None) or getattr(mat, "image", None)
     if image is not None:
         texture = getattr(image, "filename", None) or None
-        try:
-            buffer = io.BytesIO()
-            fmt = "JPEG" if (image.format or "").upper() == "JPEG" else "PNG"
-            image.save(buffer, format=fmt)
-            data = buffer.getvalue()
+        fmt = "JPEG" if (getattr(image, "format", "") or "").upper() == "JPEG" else "PNG"
+        if id(image) not in encoded:
+            try:
+                buffer = io.BytesIO()
+                image.save(buffer, format=fmt)
+                encoded[id(image)] = (image, buffer.getvalue())
+            except (OSError, ValueError, AttributeError):
+                encoded[id(image)] = (image, None)
+        data = encoded[id(image)][1]
+        if data is not None:
             texture = texture or f"{_obj_name(str(name))}.{'jpg' if fmt == 'JPEG' else 'png'}"
-        except (OSError, ValueError, AttributeError):
-            data = None
     return Material(str(name), rgba, texture, data)
 
 
@@ -618,8 +628,9 @@ def write(scene: Scene, path: Path, fmt: str, face_order: bool = False) -> None:
         except ValueError:
             scene = scene.converted(unit_meters=1.0)
         tscene = trimesh.Scene()
+        made: dict = {}  # glTF materials by input material, shared by the primitives
         for mesh in scene.meshes:
-            pieces = [_to_trimesh(mesh)] if face_order else _gltf_primitives(mesh)
+            pieces = [_to_trimesh(mesh)] if face_order else _gltf_primitives(mesh, made)
             for k, tm in enumerate(pieces):
                 # One node per mesh; a mesh of several textured materials gets one child node
                 # per further material (trimesh writes one primitive per node).
@@ -645,10 +656,54 @@ def write(scene: Scene, path: Path, fmt: str, face_order: bool = False) -> None:
     write_atomic(path, data if isinstance(data, bytes) else data.encode("utf-8"))
 
 
-def _gltf_primitives(mesh: Mesh) -> list[trimesh.Trimesh]:
+class _SharedMaterial(trimesh.visual.material.PBRMaterial):
+    """A glTF material made once per input material and shared by every primitive that uses
+    it: its hash is fixed (trimesh's own hashes the texture's pixels at every use)."""
+
+    def __init__(self, key: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._key = key
+
+    def __hash__(self) -> int:
+        return self._key
+
+
+def _gltf_material(material: Material | None, fallback: str, made: dict) -> _SharedMaterial:
+    """The glTF material of ``material`` (its texture decoded once), from ``made`` when an
+    earlier primitive already made it."""
+    key = id(material) if material is not None else hash(fallback)
+    if key in made:
+        return made[key]
+    rgba = np.asarray(material.color if material else DEFAULT_COLOR)
+    image = None
+    if material is not None and material.image is not None:
+        # Materials often share one texture: decode each distinct image once.
+        digest = ("image", hashlib.sha1(material.image).hexdigest())
+        if digest not in made:
+            try:
+                from PIL import Image
+
+                made[digest] = Image.open(io.BytesIO(material.image))
+                made[digest].load()
+            except (OSError, ValueError):
+                made[digest] = None
+        image = made[digest]
+    made[key] = _SharedMaterial(
+        key,
+        name=material.name if material else fallback,
+        baseColorFactor=(rgba * 255).round().astype(np.uint8),
+        baseColorTexture=image,
+        metallicFactor=0.0,
+        roughnessFactor=0.9,
+    )
+    return made[key]
+
+
+def _gltf_primitives(mesh: Mesh, materials: dict | None = None) -> list[trimesh.Trimesh]:
     """A mesh as glTF primitives: one per material its faces use, each with only the
     vertices, UVs and normals it uses, and the material's colour and texture; without
     textures or UVs, one primitive as ``_to_trimesh`` makes it (faces in order)."""
+    materials = {} if materials is None else materials
     textured = any(m.image is not None for m in mesh.materials)
     if len(mesh.tri_face) == 0 or not (textured or mesh.uv_values is not None):
         return [_to_trimesh(mesh)]
@@ -676,23 +731,7 @@ def _gltf_primitives(mesh: Mesh) -> list[trimesh.Trimesh]:
         if normals is not None:
             tm.vertex_normals = normals[rep]
         material = mesh.materials[k] if mesh.materials else None
-        rgba = np.asarray(material.color if material else DEFAULT_COLOR)
-        image = None
-        if material is not None and material.image is not None:
-            try:
-                from PIL import Image
-
-                image = Image.open(io.BytesIO(material.image))
-                image.load()
-            except (OSError, ValueError):
-                image = None
-        pbr = trimesh.visual.material.PBRMaterial(
-            name=material.name if material else mesh.name,
-            baseColorFactor=(rgba * 255).round().astype(np.uint8),
-            baseColorTexture=image,
-            metallicFactor=0.0,
-            roughnessFactor=0.9,
-        )
+        pbr = _gltf_material(material, mesh.name, materials)
         tm.visual = trimesh.visual.TextureVisuals(
             uv=uvs[rep] if uvs is not None else None, material=pbr
         )
