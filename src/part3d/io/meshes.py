@@ -746,11 +746,15 @@ def _to_trimesh(mesh: Mesh, with_color: bool = True) -> trimesh.Trimesh:
         # colours of its own corners, so faces stay in order (one primitive, no regrouping).
         tri = mesh.triangles
         colors = np.array([m.color for m in mesh.materials], dtype=np.float64)
-        face_colors = colors[np.clip(fm[mesh.tri_face], 0, len(colors) - 1)]
+        tri_material = np.clip(fm[mesh.tri_face], 0, len(colors) - 1)
+        # A vertex per (position, material) pair: faces keep their order, no vertex is
+        # written more often than the materials meeting at it.
+        keys = tri.astype(np.int64).reshape(-1) * len(colors) + np.repeat(tri_material, 3)
+        uniq, inverse = np.unique(keys, return_inverse=True)
         tm = trimesh.Trimesh(
-            vertices=mesh.vertices[tri].reshape(-1, 3),
-            faces=np.arange(3 * len(tri)).reshape(-1, 3),
-            vertex_colors=(np.repeat(face_colors, 3, axis=0) * 255).round().astype(np.uint8),
+            vertices=mesh.vertices[uniq // len(colors)],
+            faces=inverse.reshape(-1, 3),
+            vertex_colors=(colors[uniq % len(colors)] * 255).round().astype(np.uint8),
             process=False,
         )
         return tm
