@@ -45,26 +45,11 @@ class Cap:
     uv: np.ndarray
 
 
-def cut_loops(
-    part_tris: np.ndarray, source_edge_keys: np.ndarray, source_edge_counts: np.ndarray, m: int
-) -> list[np.ndarray]:
+def cut_loops(cut: np.ndarray) -> list[np.ndarray]:
     """The loops of a part's boundary made by the cut, each as welded vertex ids in the
-    orientation of its cap (the reverse of the part's boundary).
-
-    ``part_tris`` (t, 3) welded ids of the part's triangles; ``source_edge_keys`` sorted
-    undirected edge keys (``min * m + max``) of the whole source mesh and their face counts."""
-    if len(part_tris) == 0:
-        return []
-    directed = np.concatenate(
-        [part_tris[:, [0, 1]], part_tris[:, [1, 2]], part_tris[:, [2, 0]]]
-    ).astype(np.int64)
-    directed = directed[directed[:, 0] != directed[:, 1]]
-    keys = directed.min(axis=1) * m + directed.max(axis=1)
-    uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    boundary = counts[inverse] == 1
-    where = np.clip(np.searchsorted(source_edge_keys, keys), 0, len(source_edge_keys) - 1)
-    in_source = source_edge_counts[where] * (source_edge_keys[where] == keys)
-    cut = directed[boundary & (in_source >= 2)]
+    orientation of its cap (the reverse of the part's boundary). ``cut`` (k, 2): the part's
+    cut edges (shared by two faces of the mesh, by one of the part), directed as the part's
+    faces run along them."""
     if len(cut) == 0:
         return []
     outgoing: dict[int, list[int]] = {}

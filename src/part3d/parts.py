@@ -137,7 +137,12 @@ def split(
     index = 0
     for mesh, labels in zip(scene.meshes, segmentation.labels, strict=True):
         order = part_order(mesh, labels)
-        closer = _Closer(mesh) if close and len(order) > 1 else None
+        closer = None
+        if close and len(order) > 1:
+            face_part = np.empty(mesh.polygon_count, dtype=np.int64)
+            for n, faces in enumerate(order):
+                face_part[faces] = n
+            closer = _Closer(mesh, face_part)
         for n, faces in enumerate(order, 1):
             name = f"{mesh.name}_part_{n}"
             part = sub_mesh(mesh, faces, name)
@@ -154,7 +159,7 @@ def split(
                 part.face_material = np.zeros(part.polygon_count, dtype=np.int32)
             if closer is not None:
                 cap_color = (color[0] * 0.7, color[1] * 0.7, color[2] * 0.7, 1.0)
-                part = closer.close(part, faces, Material(f"{name}_cap", cap_color))
+                part = closer.close(part, n - 1, Material(f"{name}_cap", cap_color))
             out.meshes.append(part)
             index += 1
     return out
@@ -180,19 +185,46 @@ def painted(parts: Scene) -> Scene:
 
 class _Closer:
     """Caps the cut openings of the parts of one mesh; a loop's cap is made once and shared
-    by the parts on either side of it (so their volumes add up)."""
+    by the parts on either side of it (so their volumes add up). ``face_part`` (p,) is the
+    part of each face."""
 
-    def __init__(self, mesh: Mesh) -> None:
+    def __init__(self, mesh: Mesh, face_part: np.ndarray) -> None:
+        import scipy.sparse as sp
+
         from part3d.segment.graph import weld
 
         self.mesh = mesh
         self.welded_tris, self.positions = weld(mesh.vertices, mesh.triangles)
-        self.m = len(self.positions)
+        self.m = m = len(self.positions)
+        self.tri_part = face_part[mesh.tri_face]
         t = self.welded_tris.astype(np.int64)
-        edges = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
-        edges = edges[edges[:, 0] != edges[:, 1]]
-        keys = edges.min(axis=1) * self.m + edges.max(axis=1)
-        self.edge_keys, self.edge_counts = np.unique(keys, return_counts=True)
+        directed = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
+        owner = np.tile(self.tri_part, 3)
+        ok = directed[:, 0] != directed[:, 1]
+        directed, owner = directed[ok], owner[ok]
+        keys = directed.min(axis=1) * m + directed.max(axis=1)
+        # A cut edge: shared by two or more faces of the mesh, but by one face of its part.
+        order = np.lexsort((owner, keys))
+        k, o = keys[order], owner[order]
+        group = np.concatenate([[True], k[1:] != k[:-1]])
+        run = group | np.concatenate([[True], o[1:] != o[:-1]])
+        group_size = np.diff(np.append(np.flatnonzero(group), len(k)))
+        run_size = np.diff(np.append(np.flatnonzero(run), len(k)))
+        in_group = group_size[np.cumsum(group) - 1]
+        in_run = run_size[np.cumsum(run) - 1]
+        cut = order[(in_group >= 2) & (in_run == 1)]
+        by_part = np.argsort(owner[cut], kind="stable")
+        self.cut_edges, self.cut_owner = directed[cut[by_part]], owner[cut[by_part]]
+        # Which welded vertices the mesh's edges join (for the chords a cap must avoid).
+        und = k[group]  # the sorted keys, once each
+        a, b = und // m, und % m
+        self.adjacency = sp.csr_matrix(
+            (
+                np.ones(2 * len(und), dtype=np.int8),
+                (np.concatenate([a, b]), np.concatenate([b, a])),
+            ),
+            shape=(m, m),
+        )
         self.caps: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def _chords(self, loop: np.ndarray) -> np.ndarray:
@@ -201,26 +233,20 @@ class _Closer:
         n = len(loop)
         if n <= 3:
             return np.zeros((0, 2), dtype=np.int64)
-        t = self.welded_tris.astype(np.int64)
-        on_loop = np.zeros(self.m, dtype=bool)
-        on_loop[loop] = True
-        edges = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
-        edges = edges[on_loop[edges[:, 0]] & on_loop[edges[:, 1]]]
-        where = np.full(self.m, -1, dtype=np.int64)
-        where[loop] = np.arange(n)
-        pos = np.sort(where[edges], axis=1)
+        sub = self.adjacency[loop][:, loop].tocoo()
+        pos = np.stack([sub.row, sub.col], axis=1).astype(np.int64)
+        pos = pos[pos[:, 0] < pos[:, 1]]
         gap = pos[:, 1] - pos[:, 0]
-        pos = pos[(gap != 1) & (gap != n - 1) & (gap != 0)]
-        return np.unique(pos, axis=0)
+        return np.unique(pos[(gap != 1) & (gap != n - 1)], axis=0)
 
-    def close(self, part: Mesh, faces: np.ndarray, material: Material) -> Mesh:
+    def close(self, part: Mesh, index: int, material: Material) -> Mesh:
         from part3d.caps import canonical, cut_loops, make_cap
 
-        keep = np.isin(self.mesh.tri_face, faces)
-        part_welded = self.welded_tris[keep]
-        loops = cut_loops(part_welded, self.edge_keys, self.edge_counts, self.m)
+        lo, hi = np.searchsorted(self.cut_owner, [index, index + 1])
+        loops = cut_loops(self.cut_edges[lo:hi])
         if not loops:
             return part
+        part_welded = self.welded_tris[self.tri_part == index]
         vertex_of = np.full(self.m, -1, dtype=np.int64)
         vertex_of[part_welded.ravel()] = part.triangles.ravel()
         # Caps over welded ids (loop vertices) and new ids m, m+1, ... (their interior points).
