@@ -96,8 +96,8 @@ def render(rows) -> str:
         f"Measured by `python bench/modes.py` on {time.strftime('%Y-%m-%d')} "
         f"({platform.machine()}, {os.cpu_count()} cores): `pipeline.run` in one process, all "
         "outputs of the mode, the fastest of three runs (one for 1.5 M faces); sizes in MB "
-        "with the ratio to the unsplit model written in the same format (an OBJ counted with its MTL and textures). Target: the parts' "
-        "OBJ/FBX/GLB within 1.5x.",
+        "with the ratio to the unsplit model written in the same format (an OBJ counted with "
+        "its MTL and textures). Target: the parts' OBJ/FBX/GLB within 1.5x.",
         "",
         "| model | mode | parts | s | OBJ MB (x) | FBX MB (x) | GLB MB (x) |",
         "|---|---|---:|---:|---:|---:|---:|",
