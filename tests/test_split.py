@@ -214,3 +214,23 @@ def test_parts_carry_only_what_their_faces_use(tmp_path: Path) -> None:
     if mesh.uv_values is not None:
         uv_total = sum(len(m.uv_values) for m in first if m.uv_values is not None)
         assert uv_total <= 1.5 * len(mesh.uv_values) + 16 * len(first)
+
+
+def test_parts_are_grouped_under_the_mesh_they_were_cut_from(models: Path, tmp_path: Path):
+    proc = part3d("split", str(models / "jeep1.fbx"), "-o", str(tmp_path), "--formats",
+                  "fbx,glb,json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((tmp_path / "jeep1_segmentation.json").read_text())
+    meshes = {m.name for m in load(models / "jeep1.fbx").meshes}
+    source = {name: name.rsplit("_part_", 1)[0] for name in info}
+    assert set(source.values()) == meshes
+    # FBX: every part node's parent is a node named after its mesh (read back by part3d).
+    parts = load(tmp_path / "jeep1_parts.fbx")
+    assert {m.name: m.parent for m in parts.meshes} == source
+    # GLB: the same in the node hierarchy, as trimesh reads it.
+    glb = trimesh.load(tmp_path / "jeep1_parts.glb", process=False)
+    parents = glb.graph.transforms.parents
+    assert {name: parents[name] for name in info} == source
+    # And an independent reader still finds every part with its faces.
+    found = read_with("assimp", [str(tmp_path / "jeep1_parts.fbx")])
+    assert set(found[str(tmp_path / "jeep1_parts.fbx")]["meshes"]) == set(info)

@@ -146,6 +146,7 @@ def split(
         for n, faces in enumerate(order, 1):
             name = f"{mesh.name}_part_{n}"
             part = sub_mesh(mesh, faces, name)
+            part.parent = mesh.name  # FBX and GLB group the parts under their mesh's name
             color = hex_to_rgba(part_color(index))
             if mesh.materials and colors != "palette":
                 # The input's materials that the part's faces use, in their order.

@@ -629,7 +629,14 @@ def write(scene: Scene, path: Path, fmt: str, face_order: bool = False) -> None:
             scene = scene.converted(unit_meters=1.0)
         tscene = trimesh.Scene()
         made: dict = {}  # glTF materials by input material, shared by the primitives
+        from part3d.io.fbx.writer import group_of
+
+        mesh_names = {mesh.name for mesh in scene.meshes}
         for mesh in scene.meshes:
+            group = group_of(mesh, mesh_names)
+            if group is not None and group not in tscene.graph.nodes:
+                # A node grouping the parts of one mesh (no transform: vertices are placed).
+                tscene.graph.update(frame_from=tscene.graph.base_frame, frame_to=group)
             pieces = [_to_trimesh(mesh)] if face_order else _gltf_primitives(mesh, made)
             for k, tm in enumerate(pieces):
                 # One node per mesh; a mesh of several textured materials gets one child node
@@ -646,7 +653,7 @@ def write(scene: Scene, path: Path, fmt: str, face_order: bool = False) -> None:
                     tm,
                     node_name=name,
                     geom_name=name,
-                    parent_node_name=mesh.name if k else None,
+                    parent_node_name=mesh.name if k else group,
                 )
         data = tscene.export(file_type="glb")
     else:

@@ -127,7 +127,9 @@ def _global_settings(scene: Scene) -> FbxNode:
     )
 
 
-def _definitions(n_models: int, n_materials: int, n_textures: int = 0) -> FbxNode:
+def _definitions(
+    n_models: int, n_materials: int, n_textures: int = 0, n_groups: int = 0
+) -> FbxNode:
     node_template = _props70(
         _p("Lcl Translation", "Lcl Translation", "", "A", 0.0, 0.0, 0.0),
         _p("Lcl Rotation", "Lcl Rotation", "", "A", 0.0, 0.0, 0.0),
@@ -156,7 +158,7 @@ def _definitions(n_models: int, n_materials: int, n_textures: int = 0) -> FbxNod
             "ObjectType",
             "Model",
             children=[
-                _n("Count", n_models),
+                _n("Count", n_models + n_groups),
                 _n("PropertyTemplate", "FbxNode", children=[node_template]),
             ],
         )
@@ -184,7 +186,7 @@ def _definitions(n_models: int, n_materials: int, n_textures: int = 0) -> FbxNod
         )
     for kind in ("Texture", "Video") if n_textures else ():
         types.append(_n("ObjectType", kind, children=[_n("Count", n_textures)]))
-    total = 1 + 2 * n_models + n_materials + 2 * n_textures
+    total = 1 + 2 * n_models + n_groups + n_materials + 2 * n_textures
     return _n("Definitions", children=[_n("Version", 100), _n("Count", total), *types])
 
 
@@ -299,12 +301,21 @@ def _geometry(mesh: Mesh, gid: int, name: str, n_materials: int, ascii: bool) ->
     )
 
 
-def _model(mid: int, name: str, ascii: bool) -> FbxNode:
+def group_of(mesh, mesh_names: set[str]) -> str | None:
+    """The group node a mesh is written under: its parent when that is not itself a mesh of
+    the scene (nodes are written flat otherwise)."""
+    parent = mesh.parent
+    if parent and parent != mesh.name and parent not in mesh_names:
+        return parent
+    return None
+
+
+def _model(mid: int, name: str, ascii: bool, kind: str = "Mesh") -> FbxNode:
     return _n(
         "Model",
         Int64(mid),
         _object_name(name, "Model", ascii),
-        "Mesh",
+        kind,
         children=[
             _n("Version", 232),
             _props70(
@@ -387,11 +398,20 @@ def build(scene: Scene, *, ascii: bool = False, creator: str | None = None) -> l
     connections: list[FbxNode] = []
     material_ids: dict[int, int] = {}
     material_nodes: list[FbxNode] = []
+    mesh_names = {mesh.name for mesh in scene.meshes}
+    groups: dict[str, int] = {}
     for mesh in scene.meshes:
         mid, gid = next(next_id), next(next_id)
         objects.append(_geometry(mesh, gid, mesh.name, len(mesh.materials), ascii))
         objects.append(_model(mid, mesh.name, ascii))
-        connections.append(_n("C", "OO", Int64(mid), Int64(0)))
+        # A mesh under a node that is not a mesh (a part under the mesh it was cut from): a
+        # Null node of that name groups them (vertices are in world space: it does not move).
+        parent = group_of(mesh, mesh_names)
+        if parent is not None and parent not in groups:
+            groups[parent] = next(next_id)
+            objects.append(_model(groups[parent], parent, ascii, kind="Null"))
+            connections.append(_n("C", "OO", Int64(groups[parent]), Int64(0)))
+        connections.append(_n("C", "OO", Int64(mid), Int64(groups.get(parent, 0))))
         connections.append(_n("C", "OO", Int64(gid), Int64(mid)))
         for material in mesh.materials:
             key = id(material)
@@ -433,7 +453,7 @@ def build(scene: Scene, *, ascii: bool = False, creator: str | None = None) -> l
         _global_settings(scene),
         _n("Documents", children=[_n("Count", 1), document]),
         _n("References"),
-        _definitions(len(scene.meshes), len(material_nodes), textures),
+        _definitions(len(scene.meshes), len(material_nodes), textures, len(groups)),
         _n("Objects", children=objects),
         _n("Connections", children=connections),
         _n("Takes", children=[_n("Current", "")]),
