@@ -79,6 +79,19 @@ def test_records_offer_a_long_waiting_job_again_once_per_period(records_url, tmp
     db.delete_job(job_id)
 
 
+def test_records_count_the_worker_machines_seen_lately(records_url, tmp_path) -> None:
+    db = Store(records_url, tmp_path, Fernet.generate_key().decode())
+    base = db.live_workers(60)
+    a, b = f"a-{secrets.token_hex(4)}", f"b-{secrets.token_hex(4)}"
+    db.worker_seen(a, "host-a", 4, 4)
+    db.worker_seen(b, "host-b", 2, 1)
+    db.worker_seen(a, "host-a", 4, 3)  # a heartbeat updates the machine's row
+    machines, alive = db.live_workers(60)
+    assert (machines - base[0], alive - base[1]) == (2, 4)
+    time.sleep(0.2)
+    assert db.live_workers(0.1) == (0, 0)  # none seen in the last 0.1 s
+
+
 def test_a_master_key_that_is_not_one_is_one_clear_line(tmp_path) -> None:
     from part3d.errors import Part3DError
 

@@ -178,6 +178,15 @@ def test_twenty_jobs_survive_a_dead_worker_machine_and_a_dead_front_door(deploym
     ports, key, procs = deployment["ports"], deployment["key"], deployment["procs"]
     health = _health(ports["door1"])
     assert (health["database"], health["queue"], health["storage"]) == (True, True, True)
+    # Every front door sees both worker machines (their heartbeats in the shared records).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{ports['door2']}/metrics").read()
+        if b"part3d_worker_machines 2.0" in text and b"part3d_workers 2.0" in text:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(text.decode()[-2000:])
     doors = [_client(ports["door1"], key), _client(ports["door2"], key)]
     jobs = []
     for i in range(20):

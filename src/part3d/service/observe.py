@@ -50,6 +50,22 @@ class JobCollector:
             by_status.add_metric([status], counts.get(status, 0))
         yield by_status
         yield GaugeMetricFamily("part3d_queue_length", "Jobs waiting", value=counts.get("WAIT", 0))
+        try:
+            from part3d.service.queue import huey
+
+            pending = huey.pending_count()
+        except Exception:  # noqa: BLE001 - the queue is down: /healthz says so
+            pending = float("nan")
+        yield GaugeMetricFamily(
+            "part3d_queue_messages", "Messages in the shared queue", value=pending
+        )
+        machines, alive = self.store.live_workers(30.0)
+        yield GaugeMetricFamily(
+            "part3d_worker_machines", "Worker machines seen in the last 30 s", value=machines
+        )
+        yield GaugeMetricFamily(
+            "part3d_workers", "Live worker processes on those machines", value=alive
+        )
         buckets, total = [], 0.0
         for bound in DURATION_BUCKETS:
             buckets.append((str(bound), sum(1 for d in rows if d <= bound)))

@@ -53,6 +53,16 @@ jobs = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
 )
 
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("worker_id", sa.String(64), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("processes", sa.Integer, nullable=False),
+    sa.Column("alive", sa.Integer, nullable=False),
+    sa.Column("seen_at", sa.Float, nullable=False),
+)
+
 #: A job whose worker died is run again at most until it has been started this many times.
 MAX_ATTEMPTS = 3
 
@@ -334,6 +344,37 @@ class Store:
     def delete_job(self, job_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(jobs.delete().where(jobs.c.job_id == job_id))
+
+    def worker_seen(self, worker_id: str, host: str, processes: int, alive: int) -> None:
+        """A supervisor's heartbeat: it runs ``processes`` worker processes, ``alive`` now."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                workers.update()
+                .where(workers.c.worker_id == worker_id)
+                .values(processes=processes, alive=alive, seen_at=now)
+            )
+            if done.rowcount == 0:
+                conn.execute(
+                    workers.insert().values(
+                        worker_id=worker_id, host=host, processes=processes, alive=alive,
+                        seen_at=now,
+                    )
+                )  # fmt: skip
+            # Machines silent for an hour are forgotten.
+            conn.execute(workers.delete().where(workers.c.seen_at < now - 3600))
+
+    def live_workers(self, within: float) -> tuple[int, int]:
+        """(machines, live worker processes) of the supervisors seen in the last ``within``
+        seconds."""
+        since = time.time() - within
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(workers.c.alive), 0)).where(
+                    workers.c.seen_at >= since
+                )
+            ).one()
+        return int(row[0]), int(row[1])
 
     def ping(self) -> None:
         """Raises when the database cannot be reached."""

@@ -69,6 +69,7 @@ class Supervisor:
                     STATE.restarts += 1
                     self.processes[i] = self._start(i)
             STATE.alive = sum(p.is_alive() for p in self.processes)
+            self._heartbeat()
             now = time.monotonic()
             if now - STATE.last_reap >= min(lease / 3, 5.0):
                 STATE.last_reap = now
@@ -76,6 +77,25 @@ class Supervisor:
                     reap(process)
                 except Exception:  # noqa: BLE001 - the next pass tries again
                     log.exception("reaping dead workers' jobs failed")
+
+    def _heartbeat(self) -> None:
+        """Record this machine's workers in the shared records (for every front door's
+        /metrics), every few seconds."""
+        import socket
+        import uuid
+
+        now = time.monotonic()
+        if now - getattr(self, "_seen", -1e9) < 5.0:
+            return
+        self._seen = now
+        if not hasattr(self, "_id"):
+            self._id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            from part3d.service.config import store
+
+            store().worker_seen(self._id, socket.gethostname(), self.count, STATE.alive)
+        except Exception:  # noqa: BLE001 - the next beat tries again
+            log.warning("recording this machine's workers failed")
 
     def stop(self) -> None:
         self.stopping.set()
