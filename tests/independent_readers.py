@@ -1,7 +1,8 @@
 """Open files with independent readers in subprocesses (their bindings can crash the process).
 
 ``python independent_readers.py ufbx|assimp FILE...`` prints one JSON object: for each file,
-``{"meshes": {name: triangles}}`` or ``{"error": message}``.
+``{"meshes": {name: triangles}}`` (assimp adds ``"textures"``: each mesh's base colour texture
+file, and ``"uvs"``: whether it has texture coordinates) or ``{"error": message}``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,14 @@ def _assimp(paths: list[str]) -> dict:
             out[path] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
         meshes: dict[str, int] = {}
+        textures: dict[str, str | None] = {}
+        uvs: dict[str, bool] = {}
         for mesh in scene.meshes:
+            material = scene.materials[mesh.material_index] if scene.materials else {}
+            # assimp splits a node's mesh by material: keep what any of its pieces has.
+            textures[mesh.name] = textures.get(mesh.name) or material.get("TEXTURE_BASE")
+            has_uvs = bool(mesh.texcoords) and len(mesh.texcoords[0]) > 0
+            uvs[mesh.name] = uvs.get(mesh.name, False) or has_uvs
             # Process_Triangulate leaves only triangles, lines and points; count the triangles.
             tris = mesh.num_faces if mesh.num_indices == 3 * mesh.num_faces else None
             if tris is None:
@@ -67,7 +75,7 @@ def _assimp(paths: list[str]) -> dict:
                 break
             meshes[mesh.name] = meshes.get(mesh.name, 0) + tris
         else:
-            out[path] = {"meshes": meshes}
+            out[path] = {"meshes": meshes, "textures": textures, "uvs": uvs}
     return out
 
 
