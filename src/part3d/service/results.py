@@ -21,6 +21,7 @@ import hmac
 import re
 import shutil
 import time
+from collections import OrderedDict
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -116,6 +117,7 @@ class S3Results:
         self.bucket = parts.netloc
         self.prefix = parts.path.strip("/")
         self.work = work
+        self._texts: OrderedDict[str, str] = OrderedDict()
         self.client = boto3.client(
             "s3",
             config=BotoConfig(
@@ -142,12 +144,24 @@ class S3Results:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    #: Texts kept in memory (results never change once published): how many, how large.
+    CACHE_ENTRIES, CACHE_TEXT = 128, 1 << 20
+
     def read_text(self, job_id: str, name: str) -> str:
+        key = self._key(job_id, name)
+        if key in self._texts:
+            self._texts.move_to_end(key)
+            return self._texts[key]
         try:
-            reply = self.client.get_object(Bucket=self.bucket, Key=self._key(job_id, name))
+            reply = self.client.get_object(Bucket=self.bucket, Key=key)
         except self.client.exceptions.NoSuchKey:
             return ""
-        return reply["Body"].read().decode("utf-8")
+        text = reply["Body"].read().decode("utf-8")
+        if len(text) <= self.CACHE_TEXT:
+            self._texts[key] = text
+            while len(self._texts) > self.CACHE_ENTRIES:
+                self._texts.popitem(last=False)
+        return text
 
     def url(self, job_id: str, name: str, expires: int) -> str:
         return self.client.generate_presigned_url(
@@ -169,6 +183,8 @@ class S3Results:
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+        for key in [k for k in self._texts if k.startswith(self._key(job_id))]:
+            del self._texts[key]
         shutil.rmtree(self.work_folder(job_id), ignore_errors=True)
 
     def reachable(self) -> bool:
