@@ -618,6 +618,8 @@ def clean(scene: Scene) -> Scene:
     welded, degenerate and duplicate triangles removed, the winding made consistent (and
     outward for closed parts), normals computed where it had none. Per-corner UVs and
     materials follow their triangles."""
+    from dataclasses import replace
+
     import trimesh
 
     from part3d.segment.graph import weld
@@ -657,8 +659,8 @@ def clean(scene: Scene) -> Scene:
             normal_index = welded.reshape(-1).astype(np.int32)
         uv_values, uv_index = _pick(mesh.uv_values, mesh.uv_index, flat)
         out.append(
-            Mesh(
-                name=mesh.name,
+            replace(
+                mesh,
                 vertices=positions,
                 corners=welded.reshape(-1).astype(np.int32),
                 offsets=(3 * np.arange(t + 1)).astype(np.int32),
@@ -669,14 +671,8 @@ def clean(scene: Scene) -> Scene:
                 normal_index=normal_index,
                 uv_values=uv_values,
                 uv_index=uv_index,
-                uv_set_names=list(mesh.uv_set_names),
-                materials=list(mesh.materials),
-                transform=mesh.transform,
-                parent=mesh.parent,
             )
         )
-    from dataclasses import replace
-
     return replace(scene, meshes=out)
 
 
