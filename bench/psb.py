@@ -82,19 +82,25 @@ def score_against_humans(geom, labels, segs, cache) -> dict:
     return _mean([scores(geom, labels, seg, cache) for seg in segs])
 
 
-def quick_evaluate(path: str, overrides: dict) -> dict:
-    """Only part3d's Rand Index error and GCE (for tuning runs)."""
+def psb_mesh(z, name: str = "m"):
+    """The part3d mesh of a loaded PSB (or remeshed) model: its triangles as faces, in order."""
     from part3d.io.meshes import build_mesh
-    from part3d.segment import SegmentOptions, segment_mesh
 
-    z = np.load(path)
     faces = z["faces"].astype(np.int64)
-    mesh = build_mesh(
-        "m",
+    return build_mesh(
+        name,
         z["vertices"].astype(np.float64),
         faces.reshape(-1),
         np.arange(0, 3 * len(faces) + 1, 3),
     )
+
+
+def quick_evaluate(path: str, overrides: dict) -> dict:
+    """Only part3d's Rand Index error and GCE (for tuning runs)."""
+    from part3d.segment import SegmentOptions, segment_mesh
+
+    z = np.load(path)
+    mesh = psb_mesh(z)
     t = time.perf_counter()
     labels = segment_mesh(mesh, replace(SegmentOptions(), **overrides)).astype(np.int64)
     seconds = time.perf_counter() - t
@@ -117,7 +123,6 @@ def evaluate(path: str, overrides: dict, labels_dir: str | None, references: boo
     fields take most of the time on big meshes)."""
     from scipy.cluster.vq import kmeans2
 
-    from part3d.io.meshes import build_mesh
     from part3d.segment import SegmentOptions, segment_mesh
 
     z = np.load(path)
@@ -125,9 +130,7 @@ def evaluate(path: str, overrides: dict, labels_dir: str | None, references: boo
     faces = z["faces"].astype(np.int64)
     segs = [np.asarray(s, dtype=np.int64) for s in z["segs"]]
     model_id = int(Path(path).stem)
-    mesh = build_mesh(
-        str(model_id), vertices, faces.reshape(-1), np.arange(0, 3 * len(faces) + 1, 3)
-    )
+    mesh = psb_mesh(z, str(model_id))
     options = replace(SegmentOptions(), **overrides)
     t = time.perf_counter()
     labels = segment_mesh(mesh, options).astype(np.int64)

@@ -114,18 +114,13 @@ ROUNDS = 300
 
 def model_rows(path: str) -> dict:
     """Segment one model and describe every candidate cut (runs in a worker process)."""
-    from part3d.io.meshes import build_mesh
+    from psb import psb_mesh
+
     from part3d.model import Scene
     from part3d.segment import segment
 
     z = np.load(path)
-    faces = z["faces"].astype(np.int64)
-    mesh = build_mesh(
-        "m",
-        z["vertices"].astype(np.float64),
-        faces.reshape(-1),
-        np.arange(0, 3 * len(faces) + 1, 3),
-    )
+    mesh = psb_mesh(z)
     seg = segment(Scene([mesh]))
     tree, leaves = seg.tree, seg.leaves[0]
     leaf_area = np.bincount(leaves, weights=seg.areas[0], minlength=tree.leaves)

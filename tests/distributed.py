@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from http.server import SimpleHTTPRequestHandler
 
 import pytest
 
@@ -69,17 +70,24 @@ def redis_url():
     return REDIS
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    """Serves a folder without logging every request."""
+
+    def log_message(self, *args) -> None:
+        pass
 
 
 @pytest.fixture(scope="session")
 def s3_env(tmp_path_factory):
     """Environment for an S3 client against moto's standalone server on loopback, with a
     fresh bucket; yields (environment, results URL)."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

@@ -13,12 +13,12 @@ import threading
 import time
 import urllib.request
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from distributed import fresh_schema_url
+from distributed import QuietHandler, free_port, fresh_schema_url
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -27,19 +27,6 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from part3d.service.demo import wait_healthy
 
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "models"
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +39,7 @@ def deployment(tmp_path_factory, postgres_url, redis_url, s3_env):
     www.mkdir()
     for name in ("mar_rifle.fbx", "jeep1.fbx"):
         (www / name).write_bytes((MODELS / name).read_bytes())
-    files = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(www)))
+    files = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(www)))
     threading.Thread(target=files.serve_forever, daemon=True).start()
 
     database, drop = fresh_schema_url()
@@ -90,7 +77,7 @@ def deployment(tmp_path_factory, postgres_url, redis_url, s3_env):
         procs[name] = proc
         return proc
 
-    ports = {"door1": _free_port(), "door2": _free_port()}
+    ports = {"door1": free_port(), "door2": free_port()}
 
     def start_door(name: str) -> None:
         port = ports[name]

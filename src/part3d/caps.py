@@ -19,8 +19,6 @@ stay the part's first faces) and use a material of their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import mapbox_earcut
 import numpy as np
 import scipy.sparse as sp
@@ -31,18 +29,6 @@ from scipy.spatial import Delaunay, cKDTree
 MAX_INTERIOR = 2500
 #: Loops longer than this are not checked for self-intersection (a fan is used).
 MAX_CHECKED_LOOP = 6000
-
-
-@dataclass
-class Cap:
-    """A cap over ``loop`` (welded vertex ids, in the cap's orientation): ``points`` (m, 3)
-    new interior points; ``triangles`` (t, 3) indices into ``loop`` (0..n-1) then ``points``
-    (n..n+m-1); ``uv`` (n + m, 2) planar coordinates in [0, 1]."""
-
-    loop: np.ndarray
-    points: np.ndarray
-    triangles: np.ndarray
-    uv: np.ndarray
 
 
 def cut_loops(cut: np.ndarray) -> list[np.ndarray]:
@@ -229,30 +215,24 @@ def _grid_triangulation(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray] | Non
     spacing = max(spacing, np.sqrt(box / (MAX_INTERIOR * 0.866 * 2)))
     if spacing <= 0:
         return None
-    rows = np.arange(lo[1] + spacing * 0.5, hi[1], spacing * 0.866)
-    grid = [
-        np.stack(
-            [np.arange(lo[0] + spacing * (0.5 if r % 2 else 0.0), hi[0], spacing),
-             np.full(len(np.arange(lo[0] + spacing * (0.5 if r % 2 else 0.0), hi[0], spacing)), y)],
-            axis=1,
-        )
-        for r, y in enumerate(rows)
-    ]  # fmt: skip
+    # A hexagonal grid: every other row shifted by half the spacing.
+    grid = []
+    for r, y in enumerate(np.arange(lo[1] + spacing * 0.5, hi[1], spacing * 0.866)):
+        x = np.arange(lo[0] + spacing * 0.5 * (r % 2), hi[0], spacing)
+        grid.append(np.stack([x, np.full(len(x), y)], axis=1))
     interior = np.concatenate(grid) if grid else np.zeros((0, 2))
     if len(interior):
         interior = interior[_inside(flat, interior)]
+    loop = cKDTree(_densify(flat, spacing * 0.25))
     if len(interior):
         # Far enough from the loop that its edges stay edges of the triangulation.
-        dense = _densify(flat, spacing * 0.25)
-        dist, _ = cKDTree(dense).query(interior)
-        interior = interior[dist > 0.7 * spacing]
+        interior = interior[loop.query(interior)[0] > 0.7 * spacing]
     for _ in range(3):
         tris = _delaunay_cap(flat, interior)
         if tris is not None or len(interior) == 0:
             return (interior, tris) if tris is not None else None
         # Thin out the points nearest the loop and try again.
-        dense = _densify(flat, spacing * 0.25)
-        dist, _ = cKDTree(dense).query(interior)
+        dist = loop.query(interior)[0]
         interior = interior[dist > np.quantile(dist, 0.25)]
     return None
 
@@ -273,11 +253,7 @@ def _delaunay_cap(flat: np.ndarray, interior: np.ndarray) -> np.ndarray | None:
     except Exception:  # noqa: BLE001 - Qhull refuses degenerate input: the caller falls back
         return None
     centroid = coords[tri].mean(axis=1)
-    tri = tri[_inside(flat, centroid)]
-    # Counter-clockwise in the plane.
-    a, b, c = coords[tri[:, 0]], coords[tri[:, 1]], coords[tri[:, 2]]
-    cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    tri = np.where((cross < 0)[:, None], tri[:, [0, 2, 1]], tri)
+    tri = _counter_clockwise(coords, tri[_inside(flat, centroid)])
     if len(tri) != n + 2 * m - 2:
         return None
     directed = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
@@ -296,7 +272,12 @@ def _ear_clip(flat: np.ndarray) -> np.ndarray | None:
     tris = np.asarray(tris, dtype=np.int64).reshape(-1, 3)
     if len(tris) != len(flat) - 2:
         return None
-    a, b, c = flat[tris[:, 0]], flat[tris[:, 1]], flat[tris[:, 2]]
+    return _counter_clockwise(flat, tris)
+
+
+def _counter_clockwise(coords: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """``tris`` over the 2D points ``coords``, each turned counter-clockwise."""
+    a, b, c = coords[tris[:, 0]], coords[tris[:, 1]], coords[tris[:, 2]]
     cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     return np.where((cross < 0)[:, None], tris[:, [0, 2, 1]], tris)
 

@@ -238,22 +238,10 @@ def cmd_serve(args) -> int:
     os.environ.setdefault("PART3D_PUBLIC_URL", f"http://{args.host}:{args.port}")
     from part3d.service.config import config, store
     from part3d.service.observe import setup_logging
-    from part3d.service.supervise import Supervisor
 
     setup_logging()
     db = store()  # creates PART3D_HOME, runs the migrations
-    workers = None
-    if not args.no_workers:
-        from part3d.service.queue import process
-
-        # Jobs accepted before a restart and held by no live worker run again (nothing
-        # lost); jobs a live worker holds (a lease not run out) stay with it.
-        for job_id in db.unfinished():
-            process(job_id)
-        # One consumer process per worker, each running its jobs in one thread, supervised:
-        # a dead worker is replaced and its job runs again once its lease runs out.
-        workers = Supervisor(args.workers, os.getpid())
-        workers.start()
+    workers = None if args.no_workers else _start_workers(db, args.workers)
     roles = (
         "front door only"
         if workers is None
@@ -280,23 +268,32 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_worker(args) -> int:
+def _start_workers(db, count: int):
+    """Offer again the jobs accepted but held by no live worker (a restart, a queue message
+    lost with a dead machine; jobs a live worker holds stay with it), then start ``count``
+    supervised worker processes: one job at a time each, a dead one replaced, its job run
+    again once its lease runs out."""
     import os
+
+    from part3d.service.queue import process
+    from part3d.service.supervise import Supervisor
+
+    for job_id in db.unfinished():
+        process(job_id)
+    workers = Supervisor(count, os.getpid())
+    workers.start()
+    return workers
+
+
+def cmd_worker(args) -> int:
     import signal
 
     from part3d.service.config import store
     from part3d.service.observe import setup_logging
-    from part3d.service.supervise import Supervisor
 
     setup_logging()
     db = store()  # the migrations, before any worker touches the records
-    from part3d.service.queue import process
-
-    # Jobs no live worker holds are offered again (a queue message lost with a dead machine).
-    for job_id in db.unfinished():
-        process(job_id)
-    workers = Supervisor(args.workers, os.getpid())
-    workers.start()
+    workers = _start_workers(db, args.workers)
     print(f"part3d worker: {args.workers} worker process(es)", flush=True)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))

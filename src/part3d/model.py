@@ -187,6 +187,16 @@ class Scene:
     def triangle_count(self) -> int:
         return sum(len(m.tri_face) for m in self.meshes)
 
+    def group_nodes(self) -> list[str | None]:
+        """For each mesh, the node writers put it under: its parent when that is not itself
+        one of the scene's meshes (a part under the mesh it was cut from), else None (the
+        mesh is written at the root; vertices are in world space either way)."""
+        names = {mesh.name for mesh in self.meshes}
+        return [
+            mesh.parent if mesh.parent and mesh.parent not in names else None
+            for mesh in self.meshes
+        ]
+
     def bounds(self) -> np.ndarray | None:
         """(2, 3) float64 union of the meshes' bounds, or None when no mesh has a polygon."""
         boxes = [b for b in (m.bounds() for m in self.meshes) if b is not None]

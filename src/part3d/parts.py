@@ -13,6 +13,7 @@ from __future__ import annotations
 import colorsys
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 
@@ -169,8 +170,6 @@ def split(
 def painted(parts: Scene) -> Scene:
     """The scene of parts with every part in its palette colour (one material per part, in
     the order ``split`` made them): what the preview shows, whatever the model files keep."""
-    from dataclasses import replace
-
     return replace(
         parts,
         meshes=[
@@ -333,8 +332,6 @@ def _split_shared_edges(
 def _with_caps(part: Mesh, points: np.ndarray, tris: np.ndarray, material: Material) -> Mesh:
     """``part`` with ``points`` appended and the triangles ``tris`` (over its vertices and
     the new points) appended as faces of a new material."""
-    from dataclasses import replace
-
     vertices = np.concatenate([part.vertices, points])
     t = len(tris)
     corners = np.concatenate([part.corners, tris.ravel().astype(np.int32)])
@@ -395,8 +392,6 @@ def marked(scene: Scene, segmentation: Segmentation) -> Scene:
     """The input scene carrying the segmentation (staged generation, stage 1): every mesh kept
     whole with its faces in their order, and one material per part, named and coloured as the
     part (``<Mesh>_part_<n>``), so that a user can edit the parts in any 3D tool."""
-    from dataclasses import replace
-
     out = replace(scene, meshes=[])
     index = 0
     for mesh, labels in zip(scene.meshes, segmentation.labels, strict=True):
@@ -572,11 +567,7 @@ def merge_specks(scene: Scene, segmentation: Segmentation, fraction: float = 0.0
     """Post-processing: every connected bit of a part smaller than ``fraction`` of the model's
     area (a floating speck, or a crumb cut off its part) joins the part of the nearest face
     that is not such a bit. A mesh keeps at least one part."""
-    from dataclasses import replace
-
-    from scipy.spatial import cKDTree
-
-    from part3d.segment.graph import components, face_graph, weld
+    from part3d.segment.graph import components, face_graph, nearest_majority, weld
 
     total = sum(m.area() for m in scene.meshes) or 1.0
     labels = []
@@ -596,17 +587,15 @@ def merge_specks(scene: Scene, segmentation: Segmentation, fraction: float = 0.0
         if speck.all() or not speck.any():
             labels.append(lab)
             continue
-        tri = mesh.vertices[mesh.triangles]
-        centroids = tri.mean(axis=1)
+        centroids = mesh.vertices[mesh.triangles].mean(axis=1)
         keep = np.flatnonzero(~speck[comp])
         small = np.flatnonzero(speck[comp])
-        _, near = cKDTree(centroids[keep]).query(centroids[small])
-        new_tri_label = tri_label.copy()
         # A whole speck goes to the part most of its triangles are nearest to.
-        for c in np.unique(comp[small]).tolist():
-            mine = comp[small] == c
-            votes = np.bincount(tri_label[keep[near[mine]]])
-            new_tri_label[small[mine]] = int(np.argmax(votes))
+        specks, dst = nearest_majority(centroids, small, keep, comp[small], tri_label[keep])
+        part_of = np.zeros(n, dtype=np.int64)
+        part_of[specks] = dst
+        new_tri_label = tri_label.copy()
+        new_tri_label[small] = part_of[comp[small]]
         out = lab.copy()
         out[tri_face] = new_tri_label
         labels.append(rank_by_area(out, mesh.polygon_areas()))
@@ -618,8 +607,6 @@ def clean(scene: Scene) -> Scene:
     welded, degenerate and duplicate triangles removed, the winding made consistent (and
     outward for closed parts), normals computed where it had none. Per-corner UVs and
     materials follow their triangles."""
-    from dataclasses import replace
-
     import trimesh
 
     from part3d.segment.graph import weld
@@ -652,12 +639,12 @@ def clean(scene: Scene) -> Scene:
         # Rebuild as a triangle mesh over the welded positions.
         t = len(welded)
         flat = corners.reshape(-1)
-        normal_values, normal_index = _pick(mesh.normal_values, mesh.normal_index, flat)
+        normal_values, normal_index = _layer(mesh.normal_values, mesh.normal_index, flat)
         if normal_values is None:
             # One normal per vertex, picked by each corner (written per vertex, compact).
             normal_values = np.asarray(tm.vertex_normals, dtype=np.float64)
             normal_index = welded.reshape(-1).astype(np.int32)
-        uv_values, uv_index = _pick(mesh.uv_values, mesh.uv_index, flat)
+        uv_values, uv_index = _layer(mesh.uv_values, mesh.uv_index, flat)
         out.append(
             replace(
                 mesh,
@@ -674,11 +661,3 @@ def clean(scene: Scene) -> Scene:
             )
         )
     return replace(scene, meshes=out)
-
-
-def _pick(values, index, corner_ids):
-    if values is None:
-        return None, None
-    if index is None:
-        return values[corner_ids], None
-    return values, index[corner_ids].astype(np.int32)

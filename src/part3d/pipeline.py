@@ -136,8 +136,12 @@ def run(
     if options.stage not in STAGES:
         raise Part3DError(f"unknown stage {options.stage!r} (choose from {', '.join(STAGES)})")
     if options.stage == "segment":
+        # Stage 1 writes the input model marked: no parts are closed or cleaned.
         options = replace(
-            options, formats=tuple(f for f in options.formats if f in SEGMENT_FORMATS)
+            options,
+            formats=tuple(f for f in options.formats if f in SEGMENT_FORMATS),
+            close=False,
+            post_process=False,
         )
     elif options.post_process:
         options = replace(
@@ -196,11 +200,10 @@ def _run(
         if segmentation.warning and warn:
             warn(segmentation.warning)
     with stage("split"):
-        if options.post_process and options.stage == "parts":
+        if options.post_process:
             segmentation = merge_specks(scene, segmentation)
-        closing = options.close and options.stage == "parts"
-        parts = split(scene, segmentation, close=closing, colors=options.colors)
-        if options.post_process and options.stage == "parts":
+        parts = split(scene, segmentation, close=options.close, colors=options.colors)
+        if options.post_process:
             parts = clean(parts)
         info = to_info(scene, segmentation)
         # Stage 1 writes the input model carrying the parts; the preview shows the parts.

@@ -551,9 +551,8 @@ def _read_mtl(path: Path) -> dict[str, Material]:
     keeps it inside the OBJ's folder), so ``mtllib /dev/zero`` or ``../../x`` reads nothing.
     A missing or unreadable library leaves the default colours."""
     try:
-        folder = path.parent.resolve() if ".." not in Path(path.name).parts else None
         target = path.resolve()
-        if folder is None or not target.is_file() or target.stat().st_size > MAX_MTL_BYTES:
+        if not target.is_file() or target.stat().st_size > MAX_MTL_BYTES:
             return {}
         text = target.read_text(encoding="utf-8", errors="replace")
     except (OSError, ValueError):
@@ -629,11 +628,7 @@ def write(scene: Scene, path: Path, fmt: str, face_order: bool = False) -> None:
             scene = scene.converted(unit_meters=1.0)
         tscene = trimesh.Scene()
         made: dict = {}  # glTF materials by input material, shared by the primitives
-        from part3d.io.fbx.writer import group_of
-
-        mesh_names = {mesh.name for mesh in scene.meshes}
-        for mesh in scene.meshes:
-            group = group_of(mesh, mesh_names)
+        for mesh, group in zip(scene.meshes, scene.group_nodes(), strict=True):
             if group is not None and group not in tscene.graph.nodes:
                 # A node grouping the parts of one mesh (no transform: vertices are placed).
                 tscene.graph.update(frame_from=tscene.graph.base_frame, frame_to=group)

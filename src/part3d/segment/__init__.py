@@ -25,7 +25,13 @@ from scipy.spatial import cKDTree
 
 from part3d.model import Mesh, Scene
 from part3d.segment.evidence import build_proxy, thickness
-from part3d.segment.graph import components, face_graph, triangle_frames, weld
+from part3d.segment.graph import (
+    components,
+    face_graph,
+    nearest_majority,
+    triangle_frames,
+    weld,
+)
 from part3d.segment.refine import refine_boundaries
 from part3d.segment.spectral import make_patches, spectral_embedding, split_disconnected, symmetric
 from part3d.segment.tree import GRANULARITY, MergeTree, assemble, build_piece_merges
@@ -233,20 +239,12 @@ class _MeshData:
         if not big.all():
             big_tris = np.flatnonzero(big[comp])
             small_tris = np.flatnonzero(~big[comp])
-            _, near = cKDTree(self.centroids[big_tris]).query(self.centroids[small_tris])
-            small_comp = comp[small_tris]
-            target = comp[big_tris[near]]
             # A whole speck goes to the piece most of its triangles are nearest to.
-            key = small_comp.astype(np.int64) * n + target
-            uniq, counts = np.unique(key, return_counts=True)
-            best = {}
-            for k, c in zip(uniq.tolist(), counts.tolist(), strict=True):
-                s = k // n
-                if s not in best or c > best[s][0]:
-                    best[s] = (c, k % n)
+            specks, dst = nearest_majority(
+                self.centroids, small_tris, big_tris, comp[small_tris], comp[big_tris]
+            )
             remap = np.arange(n)
-            for s, (_, dst) in best.items():
-                remap[s] = dst
+            remap[specks] = dst
             comp = remap[comp]
         groups = np.unique(comp, return_inverse=True)[1]
         garea = np.bincount(groups, weights=self.tri_area)

@@ -115,3 +115,23 @@ def convex_bend(graph: FaceGraph, normals: np.ndarray, centroids: np.ndarray) ->
     cos = np.einsum("ij,ij->i", normals[a], normals[b])
     convex = np.einsum("ij,ij->i", centroids[b] - centroids[a], normals[a] - normals[b]) < 0
     return np.where(convex, 1.0 - np.clip(cos, -1.0, 1.0), 0.0)
+
+
+def nearest_majority(
+    centroids: np.ndarray, small: np.ndarray, big: np.ndarray, group: np.ndarray, value: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where groups of small triangles go: each triangle of ``small`` (ids into
+    ``centroids``, with its ``group``) finds the nearest triangle of ``big`` (whose ``value``
+    it takes); each group takes the value most of its triangles found (ties: the smallest).
+    Returns the groups and their values, both (g,)."""
+    from scipy.spatial import cKDTree
+
+    _, near = cKDTree(centroids[big]).query(centroids[small])
+    found = value[near].astype(np.int64)
+    span = int(found.max()) + 1
+    keys, counts = np.unique(group.astype(np.int64) * span + found, return_counts=True)
+    owner, target = keys // span, keys % span
+    # Per group: the most found value, the smallest of equals (keys are sorted by value).
+    order = np.lexsort((target, -counts, owner))
+    first = np.concatenate([[True], owner[order][1:] != owner[order][:-1]])
+    return owner[order][first], target[order][first]

@@ -29,10 +29,6 @@ class JobNotFound(Part3DError):
     """No such job for this account (or it has expired)."""
 
 
-class NotSupported(Part3DError):
-    """A mode this server does not offer yet."""
-
-
 @dataclass(frozen=True)
 class JobRequest:
     """What a client asks for, whatever the protocol."""

@@ -50,8 +50,6 @@ def submit(call: Call) -> dict:
         return {"JobId": actions.submit(request)}
     except actions.QueueFull as exc:
         raise errors.EngineServerLimitExceeded(str(exc)) from None
-    except actions.NotSupported as exc:
-        raise errors.InvalidParameterValue(str(exc)) from None
 
 
 def query(call: Call) -> dict:

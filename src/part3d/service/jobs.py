@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -132,14 +133,7 @@ def _run_claimed(job_id: str, job) -> None:
         log.info("job over its memory limit", extra={"job_id": job_id})
         return
     except Exception:  # a crash in processing must fail the job, never the worker
-        incident = str(uuid.uuid4())
-        log.exception("job crashed (incident %s)", incident, extra={"job_id": job_id})
-        db.set_status(
-            job_id,
-            "FAIL",
-            error_code="InternalError",
-            error_message=f"internal error (incident {incident})",
-        )
+        _fail_with_incident(job_id, "job crashed", "internal error")
         return
     finally:
         source.unlink(missing_ok=True)
@@ -148,18 +142,21 @@ def _run_claimed(job_id: str, job) -> None:
         # The files are stored first; only then is the job DONE (never DONE without files).
         results.publish(job_id, list(files.values()))
     except Exception:  # noqa: BLE001 - storage down: the job fails, the worker lives on
-        incident = str(uuid.uuid4())
-        log.exception("storing results failed (incident %s)", incident, extra={"job_id": job_id})
-        db.set_status(
-            job_id,
-            "FAIL",
-            error_code="InternalError",
-            error_message=f"the results could not be stored (incident {incident})",
-        )
+        _fail_with_incident(job_id, "storing results failed", "the results could not be stored")
         return
     db.set_status(job_id, "DONE", result={"files": files, "parts": result.parts})
     log.info(
         "job done", extra={"job_id": job_id, "seconds": round(sum(result.timings.values()), 3)}
+    )
+
+
+def _fail_with_incident(job_id: str, logged: str, told: str) -> None:
+    """FAIL the job with InternalError ``told (incident <id>)``; the traceback being handled
+    goes to the log as ``logged (incident <id>)``."""
+    incident = str(uuid.uuid4())
+    log.exception("%s (incident %s)", logged, incident, extra={"job_id": job_id})
+    store().set_status(
+        job_id, "FAIL", error_code="InternalError", error_message=f"{told} (incident {incident})"
     )
 
 
@@ -169,8 +166,6 @@ def reap(requeue) -> list[str]:
     leases are offered again too (their message may have died with the worker that took it
     off the queue; a duplicate message is harmless, the claim decides). Returns the job ids
     re-queued."""
-    import time
-
     from part3d.service.store import MAX_ATTEMPTS
 
     db = store()

@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 log = logging.getLogger("part3d.workers")
@@ -39,6 +41,10 @@ class Supervisor:
         self.processes: list = []
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True, name="supervisor")
+        # This machine's entry in the shared records (see _heartbeat).
+        self.machine = socket.gethostname()
+        self.worker_id = f"{self.machine}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.last_beat = -1e9
 
     def _start(self, index: int):
         proc = self.context.Process(
@@ -81,19 +87,14 @@ class Supervisor:
     def _heartbeat(self) -> None:
         """Record this machine's workers in the shared records (for every front door's
         /metrics), every few seconds."""
-        import socket
-        import uuid
-
         now = time.monotonic()
-        if now - getattr(self, "_seen", -1e9) < 5.0:
+        if now - self.last_beat < 5.0:
             return
-        self._seen = now
-        if not hasattr(self, "_id"):
-            self._id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.last_beat = now
         try:
             from part3d.service.config import store
 
-            store().worker_seen(self._id, socket.gethostname(), self.count, STATE.alive)
+            store().worker_seen(self.worker_id, self.machine, self.count, STATE.alive)
         except Exception:  # noqa: BLE001 - the next beat tries again
             log.warning("recording this machine's workers failed")
 

@@ -301,15 +301,6 @@ def _geometry(mesh: Mesh, gid: int, name: str, n_materials: int, ascii: bool) ->
     )
 
 
-def group_of(mesh, mesh_names: set[str]) -> str | None:
-    """The group node a mesh is written under: its parent when that is not itself a mesh of
-    the scene (nodes are written flat otherwise)."""
-    parent = mesh.parent
-    if parent and parent != mesh.name and parent not in mesh_names:
-        return parent
-    return None
-
-
 def _model(mid: int, name: str, ascii: bool, kind: str = "Mesh") -> FbxNode:
     return _n(
         "Model",
@@ -398,15 +389,13 @@ def build(scene: Scene, *, ascii: bool = False, creator: str | None = None) -> l
     connections: list[FbxNode] = []
     material_ids: dict[int, int] = {}
     material_nodes: list[FbxNode] = []
-    mesh_names = {mesh.name for mesh in scene.meshes}
     groups: dict[str, int] = {}
-    for mesh in scene.meshes:
+    for mesh, parent in zip(scene.meshes, scene.group_nodes(), strict=True):
         mid, gid = next(next_id), next(next_id)
         objects.append(_geometry(mesh, gid, mesh.name, len(mesh.materials), ascii))
         objects.append(_model(mid, mesh.name, ascii))
         # A mesh under a node that is not a mesh (a part under the mesh it was cut from): a
         # Null node of that name groups them (vertices are in world space: it does not move).
-        parent = group_of(mesh, mesh_names)
         if parent is not None and parent not in groups:
             groups[parent] = next(next_id)
             objects.append(_model(groups[parent], parent, ascii, kind="Null"))
