@@ -21,6 +21,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields, replace
@@ -272,6 +273,14 @@ def main() -> None:
         help="score part3d only (every metric but Cut Discrepancy): minutes on big meshes",
     )
     parser.add_argument("--title", default="Segmentation (PSB)", help="BENCHMARKS.md section")
+    parser.add_argument(
+        "--cv",
+        type=int,
+        default=5,
+        metavar="FOLDS",
+        help="score the learned evidence cross-validated: each model segmented by a boundary "
+        "model trained without it (bench/train_boundary.py's data); 0: the packaged model",
+    )
     args = parser.parse_args()
 
     from part3d.segment import SegmentOptions
@@ -292,9 +301,20 @@ def main() -> None:
     if args.labels:
         args.labels.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    per_model = [overrides] * len(paths)
+    learned = overrides.get("evidence", SegmentOptions().evidence) == "learned"
+    folds = tempfile.TemporaryDirectory()
+    if args.cv and learned and "boundary_model" not in overrides:
+        from train_boundary import DEFAULT_DATA as TRAINING
+        from train_boundary import fold_models, load_sets
+
+        sets = load_sets(TRAINING, args.jobs)
+        model_of = fold_models(sets, args.cv, Path(folds.name))
+        per_model = [{**overrides, "boundary_model": model_of[int(p.stem)]} for p in paths]
+        print(f"cross-validated: {args.cv} folds by model id, trained on {', '.join(sets)}")
     if args.quick:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            rows = list(pool.map(quick_evaluate, map(str, paths), [overrides] * len(paths)))
+            rows = list(pool.map(quick_evaluate, map(str, paths), per_model))
         cats: dict[str, list[float]] = {}
         for r in rows:
             cats.setdefault(r["category"], []).append(r["ri"])
@@ -310,8 +330,8 @@ def main() -> None:
         return
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [
-            pool.submit(evaluate, str(p), overrides, str(args.labels or ""), not args.no_references)
-            for p in paths
+            pool.submit(evaluate, str(p), o, str(args.labels or ""), not args.no_references)
+            for p, o in zip(paths, per_model, strict=True)
         ]
         results = []
         for i, f in enumerate(futures, 1):
@@ -325,6 +345,7 @@ def main() -> None:
             )
     shown = "" if args.data == DEFAULT_DATA else f" --data {args.data.name}"
     shown += " --no-references" if args.no_references else ""
+    shown += f" (cross-validated, {args.cv} folds)" if args.cv and learned else ""
     body = render(results, overrides, args.subset, shown)
     print(body)
     print(f"total {time.perf_counter() - t0:.0f} s")

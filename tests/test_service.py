@@ -182,11 +182,16 @@ def test_sdk_submit_poll_done_and_every_file_opens(service, key, files_server, t
         paths[f.Type].write_bytes(data)
     found = read_with("ufbx", [str(paths["FBX"])])[str(paths["FBX"])]
     assert set(found["meshes"]) == set(info)
-    assert sum(found["meshes"].values()) == 572
+    # Each part has its faces, and caps where it was cut out of a surface (closed parts).
+    for name, faces in found["meshes"].items():
+        assert faces >= len(info[name]["face_ids"]), name
     glb = trimesh.load(paths["GLB"], file_type="glb", process=False)
-    assert set(glb.graph.nodes_geometry) == set(info)
+    nodes = set(glb.graph.nodes_geometry)
+    # A part of several materials (its caps have their own) adds a node per further material.
+    assert set(info) <= nodes
+    assert all(any(n.startswith(f"{p}_") for p in info) for n in nodes - set(info))
     obj = trimesh.load(paths["OBJ"], file_type="obj", process=False, force="mesh")
-    assert len(obj.faces) == 572
+    assert len(obj.faces) == sum(found["meshes"].values())
     assert Image.open(paths["IMAGE"]).size == (1024, 1024)
 
 

@@ -14,6 +14,7 @@ import colorsys
 import json
 import re
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -212,9 +213,22 @@ class _Closer:
         run_size = np.diff(np.append(np.flatnonzero(run), len(k)))
         in_group = group_size[np.cumsum(group) - 1]
         in_run = run_size[np.cumsum(run) - 1]
-        cut = order[(in_group >= 2) & (in_run == 1)]
+        is_cut = (in_group >= 2) & (in_run == 1)
+        # The part across each cut edge: another owner of the same edge.
+        starts = np.flatnonzero(group)
+        gid = np.cumsum(group) - 1
+        first, last = o[starts][gid], o[np.append(starts[1:], len(k)) - 1][gid]
+        across = np.where(o == first, last, first)[is_cut]
+        cut = order[is_cut]
         by_part = np.argsort(owner[cut], kind="stable")
         self.cut_edges, self.cut_owner = directed[cut[by_part]], owner[cut[by_part]]
+        self.cut_across = across[by_part]
+        edge = self.positions[self.cut_edges[:, 0]] - self.positions[self.cut_edges[:, 1]]
+        self.spacing = float(np.median(np.linalg.norm(edge, axis=1))) if len(edge) else 0.0
+        # Where three parts meet, the interfaces between them share a line through the solid
+        # from one junction to the other: its points, ids m, m+1, ... (``lines``, by junction).
+        self.lines: dict[tuple[int, int], np.ndarray] = {}
+        self.line_points: list[np.ndarray] = []
         # Which welded vertices the mesh's edges join (for the chords a cap must avoid).
         und = k[group]  # the sorted keys, once each
         a, b = und // m, und % m
@@ -233,11 +247,54 @@ class _Closer:
         n = len(loop)
         if n <= 3:
             return np.zeros((0, 2), dtype=np.int64)
-        sub = self.adjacency[loop][:, loop].tocoo()
-        pos = np.stack([sub.row, sub.col], axis=1).astype(np.int64)
+        welded = np.flatnonzero(loop < self.m)  # a junction line's points join nothing
+        sub = self.adjacency[loop[welded]][:, loop[welded]].tocoo()
+        pos = np.stack([welded[sub.row], welded[sub.col]], axis=1).astype(np.int64)
         pos = pos[pos[:, 0] < pos[:, 1]]
         gap = pos[:, 1] - pos[:, 0]
         return np.unique(pos[(gap != 1) & (gap != n - 1)], axis=0)
+
+    def _line(self, a: int, b: int) -> np.ndarray:
+        """Ids of the points of the junction line from welded vertex ``a`` to ``b`` (ends
+        excluded; at least one point), made once per pair of junctions."""
+        key = (min(a, b), max(a, b))
+        if key not in self.lines:
+            pa, pb = self._position(np.array(key))
+            length = float(np.linalg.norm(pb - pa))
+            n = int(np.clip(round(length / max(self.spacing, 1e-300)) - 1, 1, 200))
+            t = np.arange(1, n + 1)[:, None] / (n + 1)
+            start = self.m + sum(len(x) for x in self.line_points)
+            self.line_points.append(pa + t * (pb - pa))
+            self.lines[key] = start + np.arange(n)
+        ids = self.lines[key]
+        return ids if a == key[0] else ids[::-1]
+
+    def _interfaces(self, loop: np.ndarray, across: dict[tuple[int, int], int]) -> list:
+        """The openings to cap for one cut loop of a part (welded ids, cap orientation): the
+        loop itself when one part lies across all of it; else one interface per part across,
+        closed by the junction line between its two ends. The parts across close their
+        interfaces the same way, so each interface is capped once for both of its sides and
+        the volumes add up. Where the loop borders three or more parts, the junction lines
+        also close a polygon of their own (this part's only: the volumes then add up to
+        within its small volume)."""
+        nxt = np.roll(loop, -1)
+        who = np.array([across.get((int(b), int(a)), -1) for a, b in zip(loop, nxt, strict=True)])
+        change = np.flatnonzero(who != np.roll(who, 1))
+        if len(change) < 2:
+            return [loop]
+        loop = np.roll(loop, -change[0])
+        change = np.append(change - change[0], len(loop))
+        runs = [np.append(loop[lo:hi], loop[hi % len(loop)]) for lo, hi in pairwise(change)]
+        out = [np.concatenate([r, self._line(int(r[-1]), int(r[0]))]) for r in runs]
+        if len(runs) > 2:
+            out.append(
+                np.concatenate([[int(r[0]), *self._line(int(r[0]), int(r[-1]))] for r in runs])
+            )
+        return out
+
+    def _position(self, ids: np.ndarray) -> np.ndarray:
+        line = np.concatenate(self.line_points) if self.line_points else np.zeros((0, 3))
+        return np.concatenate([self.positions, line])[ids]
 
     def close(self, part: Mesh, index: int, material: Material) -> Mesh:
         from part3d.caps import canonical, cut_loops, make_cap
@@ -246,29 +303,43 @@ class _Closer:
         loops = cut_loops(self.cut_edges[lo:hi])
         if not loops:
             return part
+        across = {
+            (int(a), int(b)): int(c)
+            for (a, b), c in zip(
+                self.cut_edges[lo:hi].tolist(), self.cut_across[lo:hi].tolist(), strict=True
+            )
+        }
+        openings = [face for loop in loops for face in self._interfaces(loop, across)]
         part_welded = self.welded_tris[self.tri_part == index]
         vertex_of = np.full(self.m, -1, dtype=np.int64)
         vertex_of[part_welded.ravel()] = part.triangles.ravel()
-        # Caps over welded ids (loop vertices) and new ids m, m+1, ... (their interior points).
+        # Caps over welded ids (below m), junction-line ids (from m) and, after those, their
+        # interior points.
         new_points, cap_tris = [], []
-        next_id = self.m
-        for loop in loops:
-            canon, turned = canonical(loop)
+        lines = sum(len(x) for x in self.line_points)
+        next_id = self.m + lines
+        for opening in openings:
+            canon, turned = canonical(opening)
             key = canon.tobytes()
             if key not in self.caps:
-                self.caps[key] = make_cap(self.positions[canon], self._chords(canon))
+                self.caps[key] = make_cap(self._position(canon), self._chords(canon))
             points, tris, _ = self.caps[key]
             ids = np.concatenate([canon, next_id + np.arange(len(points))])
             tris = ids[tris]
             cap_tris.append(tris[:, ::-1] if turned else tris)
             new_points.append(points)
             next_id += len(points)
-        points = np.concatenate(new_points)
+        line = np.concatenate(self.line_points) if self.line_points else np.zeros((0, 3))
+        points = np.concatenate([line[:lines], *new_points])
         caps = np.concatenate(cap_tris)
         points, caps = _split_shared_edges(part_welded, caps, self.positions, points, self.m)
-        # Back to the part's vertex indices.
-        ids = np.concatenate([vertex_of, len(part.vertices) + np.arange(len(points))])
-        return _with_caps(part, points, ids[caps], material)
+        # Only the points the caps use (junction lines of other parts are not this part's),
+        # back to the part's vertex indices.
+        used = np.unique(caps[caps >= self.m]) - self.m
+        local = np.full(len(points), -1, dtype=np.int64)
+        local[used] = np.arange(len(used))
+        ids = np.concatenate([vertex_of, len(part.vertices) + local])
+        return _with_caps(part, points[used], ids[caps], material)
 
 
 def _split_shared_edges(

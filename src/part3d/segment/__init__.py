@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
@@ -34,7 +35,22 @@ from part3d.segment.graph import (
 )
 from part3d.segment.refine import refine_boundaries
 from part3d.segment.spectral import make_patches, spectral_embedding, split_disconnected, symmetric
-from part3d.segment.tree import GRANULARITY, MergeTree, assemble, build_piece_merges
+from part3d.segment.tree import (
+    CREASE,
+    GRANULARITY,
+    STAT_ABOVE,
+    STAT_CONCAVE,
+    STAT_CONCAVE2,
+    STAT_CONVEX,
+    STAT_CREASE,
+    STAT_LENGTH,
+    STAT_THIN,
+    STAT_WEAK,
+    STATS,
+    MergeTree,
+    assemble,
+    build_piece_merges,
+)
 
 __all__ = [
     "GRANULARITY",
@@ -76,7 +92,10 @@ class SegmentOptions:
     #: Multiplies the evidence levels of the granularities (above 1: fewer cuts).
     evidence_scale: float = 1.0
     thickness_weight: float = 10.0
-    evidence: str = "crease"
+    evidence: str = "learned"
+    #: The learned boundary model (a LightGBM text file) for ``evidence="learned"``; empty:
+    #: the one inside the package.
+    boundary_model: str = ""
     #: How much a short boundary (a neck) raises the evidence of a cut.
     neck: float = 1.0
     #: Leaves smaller than this fraction of their piece merge first.
@@ -124,8 +143,11 @@ class Segmentation:
         return _cut(self.tree, self.leaves, self.areas, options)
 
 
-def segment(scene: Scene, options: SegmentOptions | None = None) -> Segmentation:
-    """A part label for every face of every mesh of ``scene``."""
+def segment(
+    scene: Scene, options: SegmentOptions | None = None, _trace: list | None = None
+) -> Segmentation:
+    """A part label for every face of every mesh of ``scene``. (``_trace``, for training a
+    boundary model: receives (first leaf id of the piece, the piece's boundaries considered).)"""
     options = options or SegmentOptions()
     if options.granularity not in GRANULARITY:
         raise ValueError(
@@ -153,9 +175,12 @@ def segment(scene: Scene, options: SegmentOptions | None = None) -> Segmentation
         for piece in m.pieces(options.min_piece_area, options.min_speck * total_area):
             share = float(m.tri_area[piece].sum()) / total_area
             k = int(round(leaves_total * share))
+            piece_trace: list | None = [] if _trace is not None else None
             local, piece_merges, piece_heights = _segment_piece(
-                m, piece, k, share, diagonal, options, rng
+                m, piece, k, share, diagonal, options, rng, piece_trace
             )
+            if _trace is not None:
+                _trace.append((next_leaf, piece_trace))
             tri_leaf[piece] = local + next_leaf
             merges.extend((a + next_leaf, b + next_leaf) for a, b in piece_merges)
             heights.extend(piece_heights)
@@ -190,7 +215,9 @@ def _cut(
             )
         cuts = options.parts - tree.roots
     else:
-        cuts = tree.auto_cuts(options.granularity, options.evidence_scale)
+        cuts = tree.auto_cuts(
+            options.granularity, options.evidence_scale, options.evidence == "learned"
+        )
     part_of_leaf = tree.labels(cuts)
     labels = [
         rank_by_area(part_of_leaf[leaf], area) if len(leaf) else np.zeros(0, dtype=np.int32)
@@ -278,6 +305,7 @@ def _segment_piece(
     diagonal: float,
     options: SegmentOptions,
     rng: np.random.Generator,
+    trace: list | None = None,
 ) -> tuple[np.ndarray, list[tuple[int, int]], list[float]]:
     """Leaves of one piece: (t_piece,) local leaf per triangle, and the piece's merges."""
     live = piece[m.tri_area[piece] > 0]
@@ -286,7 +314,9 @@ def _segment_piece(
     used, faces = np.unique(m.welded[live], return_inverse=True)
     faces = faces.reshape(-1, 3)
     budget = max(200, int(round(options.proxy_faces * share)))
-    proxy, mapping = build_proxy(m.positions[used], faces, budget, diagonal, options.smoothing)
+    proxy, mapping = build_proxy(
+        m.positions[used], faces, budget, diagonal, options.smoothing, options.background
+    )
     q = len(proxy.faces)
     k = min(k, max(1, q // 20))
     if k < 2 or len(proxy.pairs) == 0:
@@ -327,25 +357,45 @@ def _segment_piece(
     leaf_area = np.bincount(leaf, weights=frac, minlength=n_leaf)
     la, lb = leaf[proxy.pairs[:, 0]], leaf[proxy.pairs[:, 1]]
     cross = la != lb
-    if options.thickness_weight > 0:
+    learned = options.evidence == "learned" or trace is not None
+    if options.thickness_weight > 0 or learned:
         sdf = thickness(proxy, diagonal)
         leaf_thick = np.bincount(leaf, weights=sdf * frac, minlength=n_leaf) / np.maximum(
             leaf_area, 1e-300
         )
     else:
+        sdf = np.ones(q)
         leaf_thick = np.ones(n_leaf)
+    length = proxy.length[cross]
+    conc = proxy.concave[cross]
+    stats = np.zeros((int(cross.sum()), STATS))
+    stats[:, STAT_LENGTH] = length
+    stats[:, STAT_CONCAVE] = length * conc
+    stats[:, STAT_WEAK] = cut_weight[cross]
+    stats[:, STAT_ABOVE] = length * proxy.above[cross]
+    stats[:, STAT_CONCAVE2] = length * conc**2
+    stats[:, STAT_CREASE] = length * (conc > CREASE)
+    stats[:, STAT_CONVEX] = length * proxy.convex[cross]
+    pc = proxy.pairs[cross]
+    stats[:, STAT_THIN] = length * np.minimum(sdf[pc[:, 0]], sdf[pc[:, 1]])
+    leaf_normal = np.stack(
+        [np.bincount(leaf, weights=proxy.normals[:, i] * frac, minlength=n_leaf) for i in range(3)],
+        axis=1,
+    )
     merges, heights = build_piece_merges(
         leaf_area,
         np.stack([la[cross], lb[cross]], axis=1),
-        proxy.length[cross],
-        proxy.length[cross] * proxy.concave[cross],
-        cut_weight[cross],
+        stats,
         leaf_thick,
+        leaf_normal,
         mode=options.evidence,
         scale=scale,
+        share=share,
         min_area=options.min_part_area,
         thickness_weight=options.thickness_weight,
         neck=options.neck,
+        model=boundary_model(options.boundary_model) if options.evidence == "learned" else None,
+        trace=trace,
     )
     # Back to the piece's triangles (dead ones: the nearest live triangle's leaf).
     tri_leaf = np.zeros(len(piece), dtype=np.int64)
@@ -356,6 +406,19 @@ def _segment_piece(
         _, near = cKDTree(m.centroids[live]).query(m.centroids[piece[dead]])
         tri_leaf[dead] = tri_leaf[pos[near]]
     return tri_leaf, merges, heights
+
+
+_BOUNDARY_MODELS: dict[str, object] = {}
+
+
+def boundary_model(path: str = ""):
+    """The LightGBM booster of the learned boundary evidence (loaded once per process)."""
+    if path not in _BOUNDARY_MODELS:
+        import lightgbm
+
+        file = path or str(Path(__file__).with_name("boundary_model.txt"))
+        _BOUNDARY_MODELS[path] = lightgbm.Booster(model_file=file)
+    return _BOUNDARY_MODELS[path]
 
 
 def _polygon_vertex_means(mesh: Mesh) -> np.ndarray:

@@ -31,7 +31,8 @@ class Proxy:
 
     ``vertices`` (m, 3), ``faces`` (q, 3); ``pairs`` (e, 2) adjacent proxy faces with shared
     edge ``length`` (e,); ``area`` (q,), ``centroids`` (q, 3), ``normals`` (q, 3) smoothed;
-    ``concave`` / ``convex`` (e,) curvature across each edge in 1/diagonal units.
+    ``concave`` / ``convex`` (e,) curvature across each edge in 1/diagonal units; ``above``
+    (e,) the concave curvature above its neighbourhood's average (``concave`` without one).
     """
 
     vertices: np.ndarray
@@ -43,6 +44,7 @@ class Proxy:
     normals: np.ndarray
     concave: np.ndarray
     convex: np.ndarray
+    above: np.ndarray
 
 
 def build_proxy(
@@ -92,11 +94,12 @@ def build_proxy(
         normals = -normals
     smooth = _diffuse_normals(normals, area, pairs, graph.edge_length, smoothing * diagonal)
     concave, convex = _edge_curvature(pairs, smooth, centroids, diagonal)
+    above = concave
     if background > 0:
-        concave = _above_background(
+        above = _above_background(
             concave, pairs, area, graph.edge_length, background * smoothing * diagonal
         )
-    proxy = Proxy(pv, pf, pairs, graph.edge_length, area, centroids, smooth, concave, convex)
+    proxy = Proxy(pv, pf, pairs, graph.edge_length, area, centroids, smooth, concave, convex, above)
     return proxy, mapping
 
 

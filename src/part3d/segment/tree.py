@@ -31,6 +31,10 @@ GRANULARITY = {
     "fine": (40, 16, 10.0, 1.3, 0.0),
 }
 
+#: With the learned evidence (heights are the probability that people cut a boundary), each
+#: granularity undoes the merges above its level (at most its most cuts).
+LEARNED_LEVEL = {"coarse": 0.85, "balanced": 0.7, "fine": 0.5}
+
 
 @dataclass
 class MergeTree:
@@ -68,7 +72,7 @@ class MergeTree:
         roots = np.array([find(i) for i in range(self.leaves)], dtype=np.int64)
         return np.unique(roots, return_inverse=True)[1]
 
-    def auto_cuts(self, granularity: str, scale: float = 1.0) -> int:
+    def auto_cuts(self, granularity: str, scale: float = 1.0, learned: bool = False) -> int:
         """The number of merges to undo for ``granularity``: where the evidence has its largest
         gap inside the granularity's band of evidence, leaning towards its typical part count
         (``scale`` multiplies the band's level). Coarse is never finer than balanced, nor fine
@@ -76,6 +80,9 @@ class MergeTree:
         if granularity not in GRANULARITY:
             raise ValueError(f"unknown granularity {granularity!r}")
         cap, target, level, width, lean = GRANULARITY[granularity]
+        if learned:
+            level = LEARNED_LEVEL[granularity] * scale
+            return int(min(np.count_nonzero(self.height > level), cap))
         j = self._gap_cut(cap, target, level * scale, width, lean)
         if granularity == "coarse":
             return min(j, self.auto_cuts("balanced", scale))
@@ -105,77 +112,189 @@ class MergeTree:
         return best_j
 
 
+#: Per-boundary sums (columns of ``pair_stats``): its length; length times concave curvature
+#: (1/diagonal units); the cut weight (length weakened at creases); length times the concavity
+#: above its background; length times concavity squared; the length where the concavity is a
+#: crease (above ``CREASE``); length times convex curvature; length times the thinner side's
+#: shape diameter (relative to the diagonal).
+(STAT_LENGTH, STAT_CONCAVE, STAT_WEAK, STAT_ABOVE, STAT_CONCAVE2, STAT_CREASE, STAT_CONVEX,
+ STAT_THIN) = range(8)  # fmt: skip
+STATS = 8
+CREASE = 10.0
+
+#: The features of a boundary between two segments that a learned evidence model reads
+#: (``pair_features``); every one is free of the model's scale and tessellation.
+FEATURES = (
+    "mean_concave",
+    "rms_concave",
+    "mean_above",
+    "crease_fraction",
+    "mean_convex",
+    "log_neck",
+    "log_small_area",
+    "log_large_area",
+    "log_share",
+    "log_small_thickness",
+    "log_thickness_ratio",
+    "log_boundary_thinness",
+    "normal_cos",
+    "small_flatness",
+    "large_flatness",
+    "small_enclosed",
+    "large_enclosed",
+    "log_hand_evidence",
+)
+
+
+def pair_features(
+    st: np.ndarray,
+    areas: tuple[float, float],
+    thick: tuple[float, float],
+    normals: tuple[np.ndarray, np.ndarray],
+    perimeters: tuple[float, float],
+    scale: float,
+    share: float,
+    hand: float,
+) -> list[float]:
+    """The ``FEATURES`` of one boundary: ``st`` its summed ``STATS``; per side (smaller area
+    first) the area (fraction of the piece), mean thickness, area-weighted normal sum and
+    internal perimeter; ``scale`` the piece's sqrt(area) in the units of the lengths;
+    ``share`` the piece's fraction of the model's area; ``hand`` the hand-made evidence."""
+    length = max(st[STAT_LENGTH], 1e-300)
+    (sa, la), (ts, tl), (ns, nl), (ps, pl) = areas, thick, normals, perimeters
+    ms = np.linalg.norm(ns)
+    ml = np.linalg.norm(nl)
+    cos = float(ns @ nl / (ms * ml)) if ms > 0 and ml > 0 else 0.0
+    return [
+        st[STAT_CONCAVE] / length,
+        float(np.sqrt(st[STAT_CONCAVE2] / length)),
+        st[STAT_ABOVE] / length,
+        st[STAT_CREASE] / length,
+        st[STAT_CONVEX] / length,
+        float(np.log(max(np.sqrt(sa) * scale / length, 1e-9))),
+        float(np.log(max(sa, 1e-9))),
+        float(np.log(max(la, 1e-9))),
+        float(np.log(max(share, 1e-9))),
+        float(np.log(max(ts, 1e-9))),
+        float(np.log(max(ts, 1e-9) / max(tl, 1e-9))),
+        float(np.log(max(st[STAT_THIN] / length, 1e-9) / max(min(ts, tl), 1e-9))),
+        cos,
+        ms / max(sa, 1e-300),
+        ml / max(la, 1e-300),
+        length / max(ps, 1e-300),
+        length / max(pl, 1e-300),
+        float(np.log(max(hand, 1e-6))),
+    ]
+
+
 def build_piece_merges(
     leaf_area: np.ndarray,
     pair_leaves: np.ndarray,
-    pair_length: np.ndarray,
-    pair_concave: np.ndarray,
-    pair_weak: np.ndarray,
+    pair_stats: np.ndarray,
     leaf_thickness: np.ndarray,
+    leaf_normal: np.ndarray,
     *,
     mode: str,
     scale: float,
+    share: float,
     min_area: float,
     thickness_weight: float,
     neck: float,
+    model=None,
+    trace: list | None = None,
 ) -> tuple[list[tuple[int, int]], list[float]]:
     """Best-first merging of the leaves of one piece (local ids ``0..k-1``).
 
-    ``leaf_area`` (k,) as fractions of the piece, whose area is ``scale`` squared;
-    ``pair_leaves`` (e, 2) adjacent leaves with shared boundary ``pair_length`` (e,) and
-    length-weighted concave curvature sum ``pair_concave`` (e,); ``leaf_thickness`` (k,) mean
-    shape diameter. The evidence of a boundary is its mean concave curvature, raised where the
-    boundary is short for the smaller side (a neck: ``(sqrt(area) / length) ** neck``), plus
+    ``leaf_area`` (k,) as fractions of the piece, whose area is ``scale`` squared (in
+    diagonals); ``pair_leaves`` (e, 2) adjacent leaves and ``pair_stats`` (e, STATS) the sums
+    over their shared boundary edges; ``leaf_thickness`` (k,) mean shape diameter;
+    ``leaf_normal`` (k, 3) area-weighted normal sums; ``share`` the piece's fraction of the
+    model's area.
+
+    ``mode`` "crease": the evidence of a boundary is its mean concave curvature, raised where
+    the boundary is short for the smaller side (a neck: ``(sqrt(area) / length) ** neck``), plus
     ``thickness_weight`` times the contrast in thickness between the two sides (a limb on a
-    body: ``|log(thickness ratio)|``). Returns the merges as pairs of leaves and their
-    monotone heights, in merge order."""
+    body: ``|log(thickness ratio)|``). "learned": the probability that people cut there, from
+    ``model`` (a LightGBM booster over ``FEATURES``). ``trace`` (a list) receives every boundary
+    considered: (features, leaves of one side, leaves of the other). Returns the merges as pairs
+    of leaves and their monotone heights, in merge order."""
     k = len(leaf_area)
     area = leaf_area.astype(float).copy()
     thick_sum = leaf_thickness * area
-    links: list[dict[int, list[float]]] = [dict() for _ in range(k)]
-    for (s, t), length, conc, weak in zip(
-        pair_leaves.tolist(),
-        pair_length.tolist(),
-        pair_concave.tolist(),
-        pair_weak.tolist(),
-        strict=True,
-    ):
+    normal = leaf_normal.astype(float).copy()
+    links: list[dict[int, np.ndarray]] = [dict() for _ in range(k)]
+    for (s, t), st in zip(pair_leaves.tolist(), pair_stats, strict=True):
         if s == t:
             continue
         for x, y in ((s, t), (t, s)):
-            entry = links[x].setdefault(y, [0.0, 0.0, 0.0])
-            entry[0] += length
-            entry[1] += conc
-            entry[2] += weak
+            entry = links[x].get(y)
+            if entry is None:
+                links[x][y] = st.astype(float).copy()
+            else:
+                entry += st
+    for s in range(k):  # one array per boundary, shared by both sides
+        for t in list(links[s]):
+            if s < t:
+                links[t][s] = links[s][t]
+    perimeter = np.array([sum(e[STAT_LENGTH] for e in links[s].values()) for s in range(k)])
+    members: list[list[int]] = [[s] for s in range(k)]
     rep = list(range(k))
     alive = set(range(k))
+    version = [0] * k
+    need_features = mode == "learned" or trace is not None
 
-    def evidence(s: int, t: int) -> float:
-        length, conc, weak = links[s][t]
+    def hand(s: int, t: int, st: np.ndarray) -> float:
+        length, conc, weak = st[STAT_LENGTH], st[STAT_CONCAVE], st[STAT_WEAK]
         ts, tt = thick_sum[s] / area[s], thick_sum[t] / area[t]
         contrast = abs(np.log(max(ts, 1e-9) / max(tt, 1e-9)))
         small = min(area[s], area[t])
         if mode == "cut":
             e = np.sqrt(small) * scale / max(weak, 1e-12 * length, 1e-300)
-            e = min(e, 1e6) * (1.0 + thickness_weight * contrast)
-        else:
-            mean = conc / max(length, 1e-300)
-            narrow = np.sqrt(small) * scale / max(length, 1e-300)
-            e = mean * float(np.clip(narrow, 0.5, 4.0)) ** neck + thickness_weight * contrast
-        if small < min_area:
-            e *= small / min_area
-        return e
+            return min(e, 1e6) * (1.0 + thickness_weight * contrast)
+        mean = conc / max(length, 1e-300)
+        narrow = np.sqrt(small) * scale / max(length, 1e-300)
+        return mean * float(np.clip(narrow, 0.5, 4.0)) ** neck + thickness_weight * contrast
 
-    heap = [(evidence(s, t), s, t) for s in range(k) for t in links[s] if s < t]
+    def evidence(pairs: list[tuple[int, int]]) -> list[float]:
+        raw = [hand(s, t, links[s][t]) for s, t in pairs]
+        if need_features and pairs:
+            rows = []
+            for (s, t), h in zip(pairs, raw, strict=True):
+                a, b = (s, t) if area[s] <= area[t] else (t, s)
+                rows.append(
+                    pair_features(
+                        links[s][t],
+                        (area[a], area[b]),
+                        (thick_sum[a] / area[a], thick_sum[b] / area[b]),
+                        (normal[a], normal[b]),
+                        (perimeter[a], perimeter[b]),
+                        scale,
+                        share,
+                        h,
+                    )
+                )
+            if trace is not None:
+                trace.extend(
+                    (row, list(members[s]), list(members[t]))
+                    for row, (s, t) in zip(rows, pairs, strict=True)
+                )
+            if mode == "learned":
+                raw = model.predict(np.asarray(rows, dtype=float), num_threads=1).tolist()
+        out = []
+        for (s, t), e in zip(pairs, raw, strict=True):
+            small = min(area[s], area[t])
+            out.append(e * small / min_area if small < min_area else e)
+        return out
+
+    start = [(s, t) for s in range(k) for t in links[s] if s < t]
+    heap = [(e, s, t, 0, 0) for e, (s, t) in zip(evidence(start), start, strict=True)]
     heapq.heapify(heap)
     merges: list[tuple[int, int]] = []
     heights: list[float] = []
     level = 0.0
     while heap and len(alive) > 1:
-        e, s, t = heapq.heappop(heap)
-        if s not in alive or t not in alive or t not in links[s]:
-            continue
-        if e != evidence(s, t):
+        e, s, t, vs, vt = heapq.heappop(heap)
+        if s not in alive or t not in alive or version[s] != vs or version[t] != vt:
             continue  # stale
         level = max(level, e)
         merges.append((rep[s], rep[t]))
@@ -184,19 +303,27 @@ def build_piece_merges(
         alive.discard(t)
         area[s] += area[t]
         thick_sum[s] += thick_sum[t]
-        for u, (length, conc, weak) in links[t].items():
+        normal[s] += normal[t]
+        members[s].extend(members[t])
+        shared = links[s][t][STAT_LENGTH]
+        perimeter[s] += perimeter[t] - 2.0 * shared
+        for u, st in links[t].items():
             if u == s:
                 continue
-            entry = links[s].setdefault(u, [0.0, 0.0, 0.0])
-            entry[0] += length
-            entry[1] += conc
-            entry[2] += weak
-            links[u][s] = entry
+            entry = links[s].get(u)
+            if entry is None:
+                links[s][u] = st
+                links[u][s] = st
+            else:
+                entry += st
             links[u].pop(t, None)
+            links[u][s] = links[s][u]
         links[s].pop(t, None)
         links[t] = {}
-        for u in links[s]:
-            heapq.heappush(heap, (evidence(s, u), min(s, u), max(s, u)))
+        version[s] += 1
+        nbrs = [(min(s, u), max(s, u)) for u in links[s]]
+        for ev, (a, b) in zip(evidence(nbrs), nbrs, strict=True):
+            heapq.heappush(heap, (ev, a, b, version[a], version[b]))
     # Leaves with no boundary to the rest (specks that joined this piece) join the largest
     # segment, with no evidence against it.
     rest = sorted(alive, key=lambda x: (-area[x], x))
