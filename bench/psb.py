@@ -305,10 +305,10 @@ def main() -> None:
     learned = overrides.get("evidence", SegmentOptions().evidence) == "learned"
     folds = tempfile.TemporaryDirectory()
     if args.cv and learned and "boundary_model" not in overrides:
-        from train_boundary import DEFAULT_DATA as TRAINING
-        from train_boundary import fold_models, load_sets
+        from train_boundary import DEFAULT_DATA as TRAINING_DATA
+        from train_boundary import TRAINING, fold_models, load_sets
 
-        sets = load_sets(TRAINING, args.jobs)
+        sets = load_sets([d for d in TRAINING_DATA if d.name in TRAINING], args.jobs)
         model_of = fold_models(sets, args.cv, Path(folds.name))
         per_model = [{**overrides, "boundary_model": model_of[int(p.stem)]} for p in paths]
         print(f"cross-validated: {args.cv} folds by model id, trained on {', '.join(sets)}")

@@ -117,11 +117,11 @@ def model_rows(path: str) -> dict:
     from psb import psb_mesh
 
     from part3d.model import Scene
-    from part3d.segment import segment
+    from part3d.segment import SegmentOptions, segment
 
     z = np.load(path)
     mesh = psb_mesh(z)
-    seg = segment(Scene([mesh]))
+    seg = segment(Scene([mesh]), SegmentOptions(evidence="crease"))  # the hand-made tree
     tree, leaves = seg.tree, seg.leaves[0]
     leaf_area = np.bincount(leaves, weights=seg.areas[0], minlength=tree.leaves)
     rule = tree.auto_cuts("balanced")

@@ -42,36 +42,45 @@ def refine_boundaries(
     key = np.unique(np.sort(np.stack([la[cross], lb[cross]], axis=1), axis=1), axis=0)
     # Segment areas as they were before any boundary moved (the bands' widths).
     seg_area = np.bincount(labels, weights=area, minlength=int(labels.max()) + 1)
+    # The edges of each face (each boundary only looks at the edges of its two segments).
+    ends = np.concatenate([a, b])
+    order = np.argsort(ends, kind="stable")
+    face_edges = np.concatenate([np.arange(len(a)), np.arange(len(a))])[order]
+    start = np.searchsorted(ends[order], np.arange(q + 1))
+    index = np.full(q, -1, dtype=np.int64)
     for s, t in key.tolist():
-        la, lb = labels[a], labels[b]
+        members = np.flatnonzero((labels == s) | (labels == t))
+        counts = start[members + 1] - start[members]
+        offsets = np.repeat(start[members] - np.cumsum(counts) + counts, counts)
+        near = np.unique(face_edges[offsets + np.arange(int(counts.sum()))])
+        ea, eb = a[near], b[near]
+        la, lb = labels[ea], labels[eb]
         on = ((la == s) & (lb == t)) | ((la == t) & (lb == s))
         if not on.any():
             continue
         width = band * np.sqrt(max(min(seg_area[s], seg_area[t]), 0.0))
-        mids = 0.5 * (centroids[a[on]] + centroids[b[on]])
-        members = np.flatnonzero((labels == s) | (labels == t))
+        mids = 0.5 * (centroids[ea[on]] + centroids[eb[on]])
         dist, _ = cKDTree(mids).query(centroids[members], distance_upper_bound=width)
         free = members[np.isfinite(dist)]
         if len(free) < 3:
             continue
-        index = np.full(q, -1, dtype=np.int64)
         index[free] = np.arange(len(free))
-        ia, ib = index[a], index[b]
+        ia, ib = index[ea], index[eb]
+        w = weight[near]
         g = maxflow.Graph[float]()
         nodes = g.add_nodes(len(free))
         inner = (ia >= 0) & (ib >= 0)
         if inner.any():
-            g.add_edges(nodes[ia[inner]], nodes[ib[inner]], weight[inner], weight[inner])
+            g.add_edges(nodes[ia[inner]], nodes[ib[inner]], w[inner], w[inner])
         source = np.zeros(len(free))
         sink = np.zeros(len(free))
-        for x, y in ((a, b), (b, a)):
-            ix, iy = index[x], index[y]
+        for ix, iy, ly in ((ia, ib, lb), (ib, ia, la)):
             edge = (ix >= 0) & (iy < 0)
-            ly = labels[y]
             to_s = edge & (ly == s)
             to_t = edge & (ly == t)
-            np.add.at(source, ix[to_s], weight[to_s])
-            np.add.at(sink, ix[to_t], weight[to_t])
+            np.add.at(source, ix[to_s], w[to_s])
+            np.add.at(sink, ix[to_t], w[to_t])
+        index[free] = -1
         if not source.any() or not sink.any():
             continue  # the band swallowed a whole segment: leave this boundary alone
         g.add_grid_tedges(nodes, source, sink)
