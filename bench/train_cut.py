@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
 from psb_metrics import rand_index_error  # noqa: E402
+from train_boundary import PARAMS as BOUNDARY_PARAMS  # noqa: E402
 
 #: Candidate cuts considered (merges undone inside surfaces).
 MAX_CUTS = 30
@@ -94,21 +95,8 @@ DEFAULT_DATA = [
     CACHE / "psb_aigc_s08",
     CACHE / "psb_aigc_s15",
 ]
-PARAMS = {
-    "objective": "regression_l1",
-    "learning_rate": 0.05,
-    "num_leaves": 15,
-    "min_data_in_leaf": 100,
-    "feature_fraction": 0.9,
-    "bagging_fraction": 0.8,
-    "bagging_freq": 1,
-    "lambda_l2": 1.0,
-    "seed": 7,
-    "deterministic": True,
-    "force_row_wise": True,
-    "num_threads": 1,
-    "verbose": -1,
-}
+# The shipped boundary model's settings, but a robust regression of the regret.
+PARAMS = {**BOUNDARY_PARAMS, "objective": "regression_l1", "min_data_in_leaf": 100}
 ROUNDS = 300
 
 
