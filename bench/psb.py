@@ -345,6 +345,7 @@ def main() -> None:
             )
     shown = "" if args.data == DEFAULT_DATA else f" --data {args.data.name}"
     shown += " --no-references" if args.no_references else ""
+    shown += f" --jobs {args.jobs}" if args.jobs != (os.cpu_count() or 1) else ""
     shown += f" (cross-validated, {args.cv} folds)" if args.cv and learned else ""
     body = render(results, overrides, args.subset, shown)
     print(body)
