@@ -36,6 +36,7 @@ from psb_metrics import (  # noqa: E402
     consistency_errors,
     cut_discrepancy,
     hamming,
+    psb_mesh,
     rand_index_error,
 )
 from report import write_section  # noqa: E402
@@ -81,19 +82,6 @@ def score_against_humans(geom, labels, segs, cache) -> dict:
     cache = dict(cache)
     cache["pred"] = _cut_field(geom, labels)
     return _mean([scores(geom, labels, seg, cache) for seg in segs])
-
-
-def psb_mesh(z, name: str = "m"):
-    """The part3d mesh of a loaded PSB (or remeshed) model: its triangles as faces, in order."""
-    from part3d.io.meshes import build_mesh
-
-    faces = z["faces"].astype(np.int64)
-    return build_mesh(
-        name,
-        z["vertices"].astype(np.float64),
-        faces.reshape(-1),
-        np.arange(0, 3 * len(faces) + 1, 3),
-    )
 
 
 def quick_evaluate(path: str, overrides: dict) -> dict:

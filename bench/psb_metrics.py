@@ -1,4 +1,5 @@
-"""The Princeton Segmentation Benchmark's metrics, on numpy and scipy.
+"""The Princeton Segmentation Benchmark's metrics, on numpy and scipy, and the loader of a
+PSB model (``.npz``) as a part3d mesh.
 
 All take per-face labels (any integers) of one mesh. Faces are counted uniformly.
 Chen, Golovinskiy, Funkhouser, "A Benchmark for 3D Mesh Segmentation", SIGGRAPH 2009.
@@ -138,3 +139,16 @@ def cut_discrepancy(
     if len(d_ab) == 0 or len(d_ba) == 0:
         return float("nan")
     return float((d_ab.sum() + d_ba.sum()) / (len(d_ab) + len(d_ba)) / geom.avg_radius)
+
+
+def psb_mesh(z, name: str = "m"):
+    """The part3d mesh of a loaded PSB (or remeshed) model: its triangles as faces, in order."""
+    from part3d.io.meshes import build_mesh
+
+    faces = z["faces"].astype(np.int64)
+    return build_mesh(
+        name,
+        z["vertices"].astype(np.float64),
+        faces.reshape(-1),
+        np.arange(0, 3 * len(faces) + 1, 3),
+    )

@@ -76,7 +76,7 @@ ROUNDS = 300
 def model_rows(path: str) -> dict:
     """Segment one model with the hand-made evidence and label every boundary considered
     (runs in a worker process)."""
-    from psb import psb_mesh
+    from psb_metrics import psb_mesh
 
     from part3d.model import Scene
     from part3d.segment import SegmentOptions, segment
@@ -142,7 +142,7 @@ def train(x: np.ndarray, y: np.ndarray, rounds: int):
 def score_model(job: tuple[str, str, dict, tuple[float, ...]]) -> list[dict]:
     """RI error and GCE of one model segmented with ``overrides``, cut at each evidence scale
     of ``scales`` (worker process)."""
-    from psb import psb_mesh
+    from psb_metrics import psb_mesh
 
     from part3d.model import Scene
     from part3d.segment import SegmentOptions, segment

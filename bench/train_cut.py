@@ -102,7 +102,7 @@ ROUNDS = 300
 
 def model_rows(path: str) -> dict:
     """Segment one model and describe every candidate cut (runs in a worker process)."""
-    from psb import psb_mesh
+    from psb_metrics import psb_mesh
 
     from part3d.model import Scene
     from part3d.segment import SegmentOptions, segment

@@ -228,7 +228,7 @@ class _Closer:
         # Where three parts meet, the interfaces between them share a line through the solid
         # from one junction to the other: its points, ids m, m+1, ... (``lines``, by junction).
         self.lines: dict[tuple[int, int], np.ndarray] = {}
-        self.line_points: list[np.ndarray] = []
+        self.line_points = np.zeros((0, 3))
         # Which welded vertices the mesh's edges join (for the chords a cap must avoid).
         und = k[group]  # the sorted keys, once each
         a, b = und // m, und % m
@@ -263,8 +263,8 @@ class _Closer:
             length = float(np.linalg.norm(pb - pa))
             n = int(np.clip(round(length / max(self.spacing, 1e-300)) - 1, 1, 200))
             t = np.arange(1, n + 1)[:, None] / (n + 1)
-            start = self.m + sum(len(x) for x in self.line_points)
-            self.line_points.append(pa + t * (pb - pa))
+            start = self.m + len(self.line_points)
+            self.line_points = np.concatenate([self.line_points, pa + t * (pb - pa)])
             self.lines[key] = start + np.arange(n)
         ids = self.lines[key]
         return ids if a == key[0] else ids[::-1]
@@ -293,8 +293,12 @@ class _Closer:
         return out
 
     def _position(self, ids: np.ndarray) -> np.ndarray:
-        line = np.concatenate(self.line_points) if self.line_points else np.zeros((0, 3))
-        return np.concatenate([self.positions, line])[ids]
+        """(n, 3) positions of welded vertices (ids below m) and junction-line points."""
+        welded = ids < self.m
+        out = np.empty((len(ids), 3))
+        out[welded] = self.positions[ids[welded]]
+        out[~welded] = self.line_points[ids[~welded] - self.m]
+        return out
 
     def close(self, part: Mesh, index: int, material: Material) -> Mesh:
         from part3d.caps import canonical, cut_loops, make_cap
@@ -316,7 +320,7 @@ class _Closer:
         # Caps over welded ids (below m), junction-line ids (from m) and, after those, their
         # interior points.
         new_points, cap_tris = [], []
-        lines = sum(len(x) for x in self.line_points)
+        lines = len(self.line_points)
         next_id = self.m + lines
         for opening in openings:
             canon, turned = canonical(opening)
@@ -329,8 +333,7 @@ class _Closer:
             cap_tris.append(tris[:, ::-1] if turned else tris)
             new_points.append(points)
             next_id += len(points)
-        line = np.concatenate(self.line_points) if self.line_points else np.zeros((0, 3))
-        points = np.concatenate([line[:lines], *new_points])
+        points = np.concatenate([self.line_points[:lines], *new_points])
         caps = np.concatenate(cap_tris)
         points, caps = _split_shared_edges(part_welded, caps, self.positions, points, self.m)
         # Only the points the caps use (junction lines of other parts are not this part's),

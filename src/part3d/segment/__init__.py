@@ -7,8 +7,9 @@ bounded size on which the boundary evidence is measured at the model's scale
 (``evidence``: concave curvature from smoothed normals, thickness), over-segmented into leaves
 (``spectral``: crease-respecting patches, spectral embedding, k-means), and the leaves'
 boundaries are moved onto creases by minimum cuts (``refine``). Leaves merge in order of
-evidence; the cut is chosen where the evidence has its largest gap (``granularity``), or to
-give exactly ``parts`` parts for the whole model.
+evidence (by default the learned probability that people cut there, ``boundary_model``); the
+cut undoes the merges above the granularity's level, or gives exactly ``parts`` parts for the
+whole model.
 
 Labels are per face, with the face ids of ``part3d.model`` (a polygon's index in its mesh, in
 file order); identical input and options give identical labels.

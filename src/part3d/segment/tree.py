@@ -9,9 +9,11 @@ a union-find over the merges kept and costs milliseconds.
 A cut undoes the ``j`` highest merges of the whole model (``parts = roots + j``):
 
 * ``--parts N``: ``j = N - roots``;
-* automatic (a granularity): the ``j`` where the evidence has its largest gap (in log scale)
-  between the last merge undone and the first merge kept, within the granularity's band of
-  evidence and leaning towards its typical count (``GRANULARITY``).
+* automatic (a granularity), learned evidence (heights are the probability that people cut
+  there): every merge above the granularity's level (``LEARNED_LEVEL``); hand-made evidence:
+  the ``j`` where the evidence has its largest gap (in log scale) between the last merge undone
+  and the first merge kept, within the granularity's band of evidence and leaning towards its
+  typical count (``GRANULARITY``).
 """
 
 from __future__ import annotations
@@ -73,10 +75,11 @@ class MergeTree:
         return np.unique(roots, return_inverse=True)[1]
 
     def auto_cuts(self, granularity: str, scale: float = 1.0, learned: bool = False) -> int:
-        """The number of merges to undo for ``granularity``: where the evidence has its largest
-        gap inside the granularity's band of evidence, leaning towards its typical part count
-        (``scale`` multiplies the band's level). Coarse is never finer than balanced, nor fine
-        coarser, so the levels nest."""
+        """The number of merges to undo for ``granularity``. ``learned`` (heights are
+        probabilities): the merges above the granularity's level. Else where the evidence has
+        its largest gap inside the granularity's band of evidence, leaning towards its typical
+        part count. ``scale`` multiplies the level; coarse is never finer than balanced, nor
+        fine coarser, so the levels nest."""
         if granularity not in GRANULARITY:
             raise ValueError(f"unknown granularity {granularity!r}")
         cap, target, level, width, lean = GRANULARITY[granularity]
@@ -205,8 +208,8 @@ def build_piece_merges(
 ) -> tuple[list[tuple[int, int]], list[float]]:
     """Best-first merging of the leaves of one piece (local ids ``0..k-1``).
 
-    ``leaf_area`` (k,) as fractions of the piece, whose area is ``scale`` squared (in
-    diagonals); ``pair_leaves`` (e, 2) adjacent leaves and ``pair_stats`` (e, STATS) the sums
+    ``leaf_area`` (k,) as fractions of the piece, whose area is ``scale`` squared;
+    ``pair_leaves`` (e, 2) adjacent leaves and ``pair_stats`` (e, STATS) the sums
     over their shared boundary edges; ``leaf_thickness`` (k,) mean shape diameter;
     ``leaf_normal`` (k, 3) area-weighted normal sums; ``share`` the piece's fraction of the
     model's area.
