@@ -170,18 +170,23 @@ def split(
 
 def painted(parts: Scene) -> Scene:
     """The scene of parts with every part in its palette colour (one material per part, in
-    the order ``split`` made them): what the preview shows, whatever the model files keep."""
-    return replace(
-        parts,
-        meshes=[
+    the order ``split`` made them) and without its caps: what the preview shows, whatever the
+    model files keep. (Caps lie inside a closed model; on an open one, a garment, they would
+    hide the parts behind them.)"""
+    meshes = []
+    for i, mesh in enumerate(parts.meshes):
+        cap = [k for k, m in enumerate(mesh.materials) if m.name == f"{mesh.name}_cap"]
+        if cap:
+            own = np.flatnonzero(~np.isin(mesh.face_material, cap))
+            mesh = sub_mesh(mesh, own, mesh.name)
+        meshes.append(
             replace(
                 mesh,
                 materials=[Material(mesh.name, hex_to_rgba(part_color(i)))],
                 face_material=np.zeros(mesh.polygon_count, dtype=np.int32),
             )
-            for i, mesh in enumerate(parts.meshes)
-        ],
-    )
+        )
+    return replace(parts, meshes=meshes)
 
 
 class _Closer:
