@@ -177,8 +177,21 @@ def painted(parts: Scene) -> Scene:
     for i, mesh in enumerate(parts.meshes):
         cap = [k for k, m in enumerate(mesh.materials) if m.name == f"{mesh.name}_cap"]
         if cap:
-            own = np.flatnonzero(~np.isin(mesh.face_material, cap))
-            mesh = sub_mesh(mesh, own, mesh.name)
+            # Only the triangles are drawn: the part's own ones, as a mesh of triangles over
+            # the same vertices (far cheaper than cutting out the polygons, sub_mesh).
+            own = mesh.triangles[~np.isin(mesh.face_material[mesh.tri_face], cap)]
+            t = len(own)
+            mesh = replace(
+                mesh,
+                corners=own.ravel().astype(np.int32),
+                offsets=np.arange(0, 3 * t + 1, 3, dtype=np.int32),
+                tri_corners=np.arange(3 * t, dtype=np.int32).reshape(t, 3),
+                tri_face=np.arange(t, dtype=np.int32),
+                normal_values=None,
+                normal_index=None,
+                uv_values=None,
+                uv_index=None,
+            )
         meshes.append(
             replace(
                 mesh,
