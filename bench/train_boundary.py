@@ -10,7 +10,7 @@ hand-made evidence and records every boundary its merging considers: the ``FEATU
 ``part3d.segment.tree`` (scale-free: concavity, necks, thickness, the sides' shapes) and the
 fraction of the model's human segmentations that put the two sides in different parts (each
 side's part is the human label of most of its area). Rows are cached under
-~/.cache/part3d/boundary_data/.
+~/.cache/part3d/boundary_data/, by data folder and a digest of the code that made them.
 
 A LightGBM classifier (cross-entropy on that fraction) is cross-validated by model id: each
 fold's booster, trained on the ``--train`` folders (default: the PSB, as the packaged model)
@@ -53,7 +53,7 @@ DEFAULT_DATA = [
 #: models then fall from 5-15 parts to one between levels 0.65 and 0.7; docs/SEGMENTATION.md.)
 TRAINING = ("psb",)
 MODEL_FILE = ROOT / "src" / "part3d" / "segment" / "boundary_model.txt"
-#: Bump when the features or the labelling change (the cache is rebuilt).
+#: Bump when the labelling changes (a change of the segmentation's code rebuilds the cache).
 VERSION = 1
 PARAMS = {
     "objective": "cross_entropy",
@@ -83,7 +83,10 @@ def model_rows(path: str) -> dict:
 
     z = np.load(path)
     trace: list = []
-    seg = segment(Scene([psb_mesh(z)]), SegmentOptions(evidence="crease"), _trace=trace)
+    # Labelled on the leaves as the proxy draws them: the full-resolution re-cut of their
+    # boundaries (``smooth``) is no part of what the evidence decides.
+    options = SegmentOptions(evidence="crease", smooth=0)
+    seg = segment(Scene([psb_mesh(z)]), options, _trace=trace)
     leaf_of_face = seg.leaves[0]
     area = seg.areas[0]
     segs = [np.asarray(s, dtype=np.int64) for s in z["segs"]]
@@ -111,9 +114,21 @@ def model_rows(path: str) -> dict:
     }
 
 
+def code_digest() -> str:
+    """A digest of the segmentation's source and of this script: rows cached by other code
+    are not reused (a model trained on stale rows cannot be rebuilt)."""
+    import hashlib
+
+    h = hashlib.sha1(str(VERSION).encode())
+    sources = sorted((ROOT / "src" / "part3d" / "segment").glob("*.py"))
+    for path in [*sources, Path(__file__)]:
+        h.update(path.read_bytes())
+    return h.hexdigest()[:10]
+
+
 def dataset(folder: Path, jobs: int) -> dict:
-    """The cached rows of one data folder (made on first use)."""
-    out = CACHE / "boundary_data" / f"{folder.name}_v{VERSION}.npz"
+    """The cached rows of one data folder (made on first use by this code)."""
+    out = CACHE / "boundary_data" / f"{folder.name}_v{VERSION}_{code_digest()}.npz"
     if out.exists():
         z = np.load(out)
         return {k: z[k] for k in z.files}

@@ -28,13 +28,14 @@ from scipy.spatial import cKDTree
 from part3d.model import Mesh, Scene
 from part3d.segment.evidence import build_proxy, thickness
 from part3d.segment.graph import (
+    FaceGraph,
     components,
     face_graph,
     nearest_majority,
     triangle_frames,
     weld,
 )
-from part3d.segment.refine import refine_boundaries
+from part3d.segment.refine import refine_boundaries, smooth_boundaries
 from part3d.segment.spectral import make_patches, spectral_embedding, split_disconnected, symmetric
 from part3d.segment.tree import (
     CREASE,
@@ -107,6 +108,9 @@ class SegmentOptions:
     min_speck: float = 0.001
     #: Width of the band a boundary may move in, times sqrt(smaller segment area).
     band: float = 0.25
+    #: On a decimated surface, each boundary is re-cut on the surface's own triangles within
+    #: this many proxy edge lengths of where it was (0: boundaries follow the proxy's triangles).
+    smooth: float = 2.0
 
 
 @dataclass
@@ -239,6 +243,8 @@ class _MeshData:
     centroids: np.ndarray
     tri_face: np.ndarray
     polygon_area: np.ndarray
+    #: The triangles' adjacency (made by ``pieces``).
+    graph: FaceGraph | None = None
 
     @classmethod
     def of(cls, mesh: Mesh) -> _MeshData:
@@ -257,7 +263,8 @@ class _MeshData:
         t = len(self.welded)
         if t == 0:
             return []
-        n, comp = components(t, face_graph(self.welded))
+        self.graph = face_graph(self.welded)
+        n, comp = components(t, self.graph)
         if n == 1:
             return [np.arange(t)]
         area = np.bincount(comp, weights=self.tri_area, minlength=n)
@@ -401,12 +408,48 @@ def _segment_piece(
     # Back to the piece's triangles (dead ones: the nearest live triangle's leaf).
     tri_leaf = np.zeros(len(piece), dtype=np.int64)
     pos = np.searchsorted(piece, live)
-    tri_leaf[pos] = leaf[mapping]
+    live_leaf = leaf[mapping]
+    if q < len(faces) and options.smooth > 0:
+        live_leaf = _smooth_on_surface(m, live, live_leaf, proxy, options.smooth)
+    tri_leaf[pos] = live_leaf
     dead = np.flatnonzero(m.tri_area[piece] <= 0)
     if len(dead):
         _, near = cKDTree(m.centroids[live]).query(m.centroids[piece[dead]])
         tri_leaf[dead] = tri_leaf[pos[near]]
     return tri_leaf, merges, heights
+
+
+#: Concave bend (1 - cos of the dihedral angle) at which a full-resolution edge costs 1/e of
+#: its length to cut (``_smooth_on_surface``): about 18 degrees.
+SMOOTH_BEND = 0.05
+
+
+def _smooth_on_surface(
+    m: _MeshData, live: np.ndarray, labels: np.ndarray, proxy, smooth: float
+) -> np.ndarray:
+    """Labels of the triangles ``live`` of a decimated surface, carried over from its proxy,
+    with each boundary re-cut at full resolution within ``smooth`` proxy edge lengths of where
+    it was (the carried-over boundary zigzags along the proxy's triangles). The cut prefers
+    short paths and concave folds."""
+    if m.graph is None:
+        m.graph = face_graph(m.welded)
+    local = np.full(len(m.welded), -1, dtype=np.int64)
+    local[live] = np.arange(len(live))
+    pa, pb = local[m.graph.pairs[:, 0]], local[m.graph.pairs[:, 1]]
+    keep = (pa >= 0) & (pb >= 0)
+    if not keep.any():
+        return labels
+    a, b = pa[keep], pb[keep]
+    ev = m.graph.edge_vertices[keep]
+    length = np.linalg.norm(m.positions[ev[:, 0]] - m.positions[ev[:, 1]], axis=1)
+    normals, _, centroids = triangle_frames(m.positions, m.welded[live])
+    cos = np.einsum("ij,ij->i", normals[a], normals[b])
+    concave = np.einsum("ij,ij->i", centroids[b] - centroids[a], normals[a] - normals[b]) > 0
+    bend = np.where(concave, 1.0 - np.clip(cos, -1.0, 1.0), 0.0)
+    weight = length * np.exp(-bend / SMOOTH_BEND)
+    coarse = float(np.median(proxy.length)) if len(proxy.length) else 0.0
+    pairs = np.stack([a, b], axis=1)
+    return smooth_boundaries(labels, pairs, weight, centroids, smooth * coarse)
 
 
 _BOUNDARY_MODELS: dict[str, object] = {}

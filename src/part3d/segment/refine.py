@@ -129,3 +129,89 @@ def _keep_largest_pieces(labels: np.ndarray, pairs: np.ndarray, weight: np.ndarr
         moved = change[piece]
         labels = np.where(moved >= 0, moved, labels)
     return labels
+
+
+def smooth_boundaries(
+    labels: np.ndarray,
+    pairs: np.ndarray,
+    weight: np.ndarray,
+    centroids: np.ndarray,
+    width: float,
+) -> np.ndarray:
+    """(t,) labels of a full-resolution surface whose boundaries were drawn on a coarser proxy
+    and carried over face by face (so they zigzag along the proxy's triangles), each boundary
+    re-cut by a minimum cut among the faces of its two labels within ``width`` of it.
+
+    ``pairs`` (e, 2) adjacent faces with cut cost ``weight`` (e,); ``centroids`` (t, 3). A face
+    near several boundaries belongs to the band of the nearest (graph distance through the
+    centroids). Faces beyond the bands keep their label; each label keeps its largest
+    connected piece."""
+    import maxflow
+    from scipy.sparse.csgraph import dijkstra
+
+    q = len(labels)
+    if width <= 0 or q < 3 or len(pairs) == 0:
+        return labels
+    a, b = pairs[:, 0], pairs[:, 1]
+    cross = labels[a] != labels[b]
+    if not cross.any():
+        return labels
+    # The boundary each face is nearest to (its pair of labels), within ``width``.
+    ca, cb = a[cross], b[cross]
+    lo = np.minimum(labels[ca], labels[cb])
+    hi = np.maximum(labels[ca], labels[cb])
+    keys, boundary = np.unique(np.stack([lo, hi], axis=1), axis=0, return_inverse=True)
+    boundary = boundary.reshape(-1)
+    seed_face = np.concatenate([ca, cb])
+    seeds, first = np.unique(seed_face, return_index=True)
+    seed_boundary = np.concatenate([boundary, boundary])[first]
+    step = np.linalg.norm(centroids[a] - centroids[b], axis=1) + 1e-300
+    graph = sp.coo_matrix((step, (a, b)), shape=(q, q)).tocsr()
+    dist, _, source = dijkstra(
+        graph, directed=False, indices=seeds, min_only=True, limit=width,
+        return_predecessors=True,
+    )  # fmt: skip
+    near = np.isfinite(dist) & (source >= 0)
+    owner = np.full(q, -1, dtype=np.int64)
+    owner[near] = seed_boundary[np.searchsorted(seeds, source[near])]
+    # A face is free for its boundary only if it has one of the boundary's two labels.
+    own = owner >= 0
+    own[own] = (labels[own] == keys[owner[own], 0]) | (labels[own] == keys[owner[own], 1])
+    owner[~own] = -1
+    faces_by = np.argsort(owner, kind="stable")
+    face_start = np.searchsorted(owner[faces_by], np.arange(len(keys) + 1))
+    # The edges touching each boundary's free faces.
+    oa, ob = owner[a], owner[b]
+    e_id = np.concatenate([np.flatnonzero(oa >= 0), np.flatnonzero((ob >= 0) & (ob != oa))])
+    e_owner = np.concatenate([oa[oa >= 0], ob[(ob >= 0) & (ob != oa)]])
+    order = np.argsort(e_owner, kind="stable")
+    e_id, e_owner = e_id[order], e_owner[order]
+    edge_start = np.searchsorted(e_owner, np.arange(len(keys) + 1))
+    out = labels.copy()
+    index = np.full(q, -1, dtype=np.int64)
+    for k, (s, t) in enumerate(keys.tolist()):
+        free = faces_by[face_start[k] : face_start[k + 1]]
+        if len(free) < 3:
+            continue
+        index[free] = np.arange(len(free))
+        e = e_id[edge_start[k] : edge_start[k + 1]]
+        ea, eb, w = a[e], b[e], weight[e]
+        ia, ib = index[ea], index[eb]
+        g = maxflow.Graph[float]()
+        nodes = g.add_nodes(len(free))
+        inner = (ia >= 0) & (ib >= 0)
+        if inner.any():
+            g.add_edges(nodes[ia[inner]], nodes[ib[inner]], w[inner], w[inner])
+        source_w = np.zeros(len(free))
+        sink_w = np.zeros(len(free))
+        for ix, ly in ((ia, out[eb]), (ib, out[ea])):
+            edge = (ix >= 0) & ~inner
+            np.add.at(source_w, ix[edge & (ly == s)], w[edge & (ly == s)])
+            np.add.at(sink_w, ix[edge & (ly == t)], w[edge & (ly == t)])
+        index[free] = -1
+        if not source_w.any() or not sink_w.any():
+            continue
+        g.add_grid_tedges(nodes, source_w, sink_w)
+        g.maxflow()
+        out[free] = np.where(g.get_grid_segments(nodes), t, s)
+    return _keep_largest_pieces(out, pairs, weight)
