@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 
@@ -28,8 +28,6 @@ def refine_boundaries(
 
     ``pairs`` (e, 2) adjacent faces with cut cost ``weight`` (e,); ``band`` scales the free
     band's width, as a fraction of the square root of the smaller segment's area."""
-    import maxflow
-
     labels = labels.copy()
     q = len(labels)
     if q < 3 or len(pairs) == 0:
@@ -65,29 +63,48 @@ def refine_boundaries(
         if len(free) < 3:
             continue
         index[free] = np.arange(len(free))
-        ia, ib = index[ea], index[eb]
-        w = weight[near]
-        g = maxflow.Graph[float]()
-        nodes = g.add_nodes(len(free))
-        inner = (ia >= 0) & (ib >= 0)
-        if inner.any():
-            g.add_edges(nodes[ia[inner]], nodes[ib[inner]], w[inner], w[inner])
-        source = np.zeros(len(free))
-        sink = np.zeros(len(free))
-        for ix, iy, ly in ((ia, ib, lb), (ib, ia, la)):
-            edge = (ix >= 0) & (iy < 0)
-            to_s = edge & (ly == s)
-            to_t = edge & (ly == t)
-            np.add.at(source, ix[to_s], w[to_s])
-            np.add.at(sink, ix[to_t], w[to_t])
+        to_t = _two_label_cut(len(free), index[ea], index[eb], weight[near], la, lb, s, t)
         index[free] = -1
-        if not source.any() or not sink.any():
-            continue  # the band swallowed a whole segment: leave this boundary alone
-        g.add_grid_tedges(nodes, source, sink)
-        g.maxflow()
-        to_sink = g.get_grid_segments(nodes)
-        labels[free] = np.where(to_sink, t, s)
+        if to_t is not None:  # None: the band swallowed a whole segment; leave it alone
+            labels[free] = np.where(to_t, t, s)
     return _keep_largest_pieces(labels, pairs, weight)
+
+
+def _two_label_cut(
+    n: int,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    w: np.ndarray,
+    la: np.ndarray,
+    lb: np.ndarray,
+    s: int,
+    t: int,
+) -> np.ndarray | None:
+    """The minimum cut of ``n`` free faces between labels ``s`` and ``t``: (n,) True where a
+    face goes to ``t``. Per edge: the free index of each end (``ia``, ``ib``; -1 when not
+    free), its cost ``w`` and the labels at its ends (``la``, ``lb``); an edge from a free face
+    to a fixed one of label ``s`` or ``t`` ties the free face to that side. None when one side
+    has no tie."""
+    import maxflow
+
+    g = maxflow.Graph[float]()
+    nodes = g.add_nodes(n)
+    inner = (ia >= 0) & (ib >= 0)
+    if inner.any():
+        g.add_edges(nodes[ia[inner]], nodes[ib[inner]], w[inner], w[inner])
+    source = np.zeros(n)
+    sink = np.zeros(n)
+    for ix, ly in ((ia, lb), (ib, la)):
+        edge = (ix >= 0) & ~inner
+        to_s = edge & (ly == s)
+        to_t = edge & (ly == t)
+        np.add.at(source, ix[to_s], w[to_s])
+        np.add.at(sink, ix[to_t], w[to_t])
+    if not source.any() or not sink.any():
+        return None
+    g.add_grid_tedges(nodes, source, sink)
+    g.maxflow()
+    return g.get_grid_segments(nodes)
 
 
 def _keep_largest_pieces(labels: np.ndarray, pairs: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -146,9 +163,6 @@ def smooth_boundaries(
     near several boundaries belongs to the band of the nearest (graph distance through the
     centroids). Faces beyond the bands keep their label; each label keeps its largest
     connected piece."""
-    import maxflow
-    from scipy.sparse.csgraph import dijkstra
-
     q = len(labels)
     if width <= 0 or q < 3 or len(pairs) == 0:
         return labels
@@ -195,23 +209,9 @@ def smooth_boundaries(
             continue
         index[free] = np.arange(len(free))
         e = e_id[edge_start[k] : edge_start[k + 1]]
-        ea, eb, w = a[e], b[e], weight[e]
-        ia, ib = index[ea], index[eb]
-        g = maxflow.Graph[float]()
-        nodes = g.add_nodes(len(free))
-        inner = (ia >= 0) & (ib >= 0)
-        if inner.any():
-            g.add_edges(nodes[ia[inner]], nodes[ib[inner]], w[inner], w[inner])
-        source_w = np.zeros(len(free))
-        sink_w = np.zeros(len(free))
-        for ix, ly in ((ia, out[eb]), (ib, out[ea])):
-            edge = (ix >= 0) & ~inner
-            np.add.at(source_w, ix[edge & (ly == s)], w[edge & (ly == s)])
-            np.add.at(sink_w, ix[edge & (ly == t)], w[edge & (ly == t)])
+        ea, eb = a[e], b[e]
+        to_t = _two_label_cut(len(free), index[ea], index[eb], weight[e], out[ea], out[eb], s, t)
         index[free] = -1
-        if not source_w.any() or not sink_w.any():
-            continue
-        g.add_grid_tedges(nodes, source_w, sink_w)
-        g.maxflow()
-        out[free] = np.where(g.get_grid_segments(nodes), t, s)
+        if to_t is not None:
+            out[free] = np.where(to_t, t, s)
     return _keep_largest_pieces(out, pairs, weight)
