@@ -442,7 +442,9 @@ def _smooth_on_surface(
     a, b = pa[keep], pb[keep]
     ev = m.graph.edge_vertices[keep]
     length = np.linalg.norm(m.positions[ev[:, 0]] - m.positions[ev[:, 1]], axis=1)
-    normals, _, centroids = triangle_frames(m.positions, m.welded[live])
+    normals, area, centroids = triangle_frames(m.positions, m.welded[live])
+    if float(np.einsum("ij,ij->", centroids, normals * area[:, None])) < 0:
+        normals = -normals  # outward, as on the proxy: concavity is judged along the normals
     cos = np.einsum("ij,ij->i", normals[a], normals[b])
     concave = np.einsum("ij,ij->i", centroids[b] - centroids[a], normals[a] - normals[b]) > 0
     bend = np.where(concave, 1.0 - np.clip(cos, -1.0, 1.0), 0.0)
