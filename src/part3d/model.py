@@ -141,11 +141,7 @@ class Mesh:
         sizes = self.polygon_sizes
         if len(self.corners) == 3 * p and (sizes == 3).all():  # triangles: no sums per polygon
             v = self.vertices[self.corners.reshape(p, 3)]
-            a, b = v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]
-            vec = np.stack(
-                [a[:, i] * b[:, j] - a[:, j] * b[:, i] for i, j in ((1, 2), (2, 0), (0, 1))],
-                axis=1,
-            )
+            vec = _cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
             return 0.5 * np.sqrt(np.einsum("ij,ij->i", vec, vec))
         face = self.corner_face
         first = self.vertices[self.corners[self.offsets[:-1]]]
@@ -154,15 +150,9 @@ class Mesh:
         nxt = np.arange(len(self.corners)) + 1
         ends = self.offsets[1:] - 1
         nxt[ends[sizes > 0]] = self.offsets[:-1][sizes > 0]
-        a, b = pts, pts[nxt]
-        # Cross products per corner, summed per polygon (bincount: np.add.at is far slower).
-        vec = np.stack(
-            [
-                np.bincount(face, a[:, i] * b[:, j] - a[:, j] * b[:, i], minlength=p)
-                for i, j in ((1, 2), (2, 0), (0, 1))
-            ],
-            axis=1,
-        )
+        cross = _cross(pts, pts[nxt])
+        # Summed per polygon (bincount: np.add.at is far slower).
+        vec = np.stack([np.bincount(face, cross[:, i], minlength=p) for i in range(3)], axis=1)
         area = 0.5 * np.sqrt(np.einsum("ij,ij->i", vec, vec))
         area[sizes < 3] = 0.0
         return area
@@ -271,3 +261,10 @@ def _linear4(m3: np.ndarray) -> np.ndarray:
     m = np.eye(4)
     m[:3, :3] = m3
     return m
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross products of (n, 3) arrays (np.cross is several times slower)."""
+    return np.stack(
+        [a[:, i] * b[:, j] - a[:, j] * b[:, i] for i, j in ((1, 2), (2, 0), (0, 1))], axis=1
+    )

@@ -30,6 +30,7 @@ from part3d.segment.evidence import build_proxy, thickness
 from part3d.segment.graph import (
     FaceGraph,
     components,
+    concave_bend,
     face_graph,
     nearest_majority,
     triangle_frames,
@@ -243,8 +244,8 @@ class _MeshData:
     centroids: np.ndarray
     tri_face: np.ndarray
     polygon_area: np.ndarray
-    #: The triangles' adjacency (made by ``pieces``).
-    graph: FaceGraph | None = None
+    #: The welded triangles' adjacency.
+    graph: FaceGraph
 
     @classmethod
     def of(cls, mesh: Mesh) -> _MeshData:
@@ -254,7 +255,15 @@ class _MeshData:
         welded, positions = weld(mesh.vertices, triangles)
         polygon_area = np.bincount(tri_face, weights=tri_area, minlength=mesh.polygon_count)
         return cls(
-            mesh, mesh.vertices, welded, positions, tri_area, centroids, tri_face, polygon_area
+            mesh,
+            mesh.vertices,
+            welded,
+            positions,
+            tri_area,
+            centroids,
+            tri_face,
+            polygon_area,
+            face_graph(welded),
         )
 
     def pieces(self, min_share: float, min_area: float) -> list[np.ndarray]:
@@ -263,7 +272,6 @@ class _MeshData:
         t = len(self.welded)
         if t == 0:
             return []
-        self.graph = face_graph(self.welded)
         n, comp = components(t, self.graph)
         if n == 1:
             return [np.arange(t)]
@@ -431,8 +439,6 @@ def _smooth_on_surface(
     with each boundary re-cut at full resolution within ``smooth`` proxy edge lengths of where
     it was (the carried-over boundary zigzags along the proxy's triangles). The cut prefers
     short paths and concave folds."""
-    if m.graph is None:
-        m.graph = face_graph(m.welded)
     local = np.full(len(m.welded), -1, dtype=np.int64)
     local[live] = np.arange(len(live))
     pa, pb = local[m.graph.pairs[:, 0]], local[m.graph.pairs[:, 1]]
@@ -445,12 +451,9 @@ def _smooth_on_surface(
     normals, area, centroids = triangle_frames(m.positions, m.welded[live])
     if float(np.einsum("ij,ij->", centroids, normals * area[:, None])) < 0:
         normals = -normals  # outward, as on the proxy: concavity is judged along the normals
-    cos = np.einsum("ij,ij->i", normals[a], normals[b])
-    concave = np.einsum("ij,ij->i", centroids[b] - centroids[a], normals[a] - normals[b]) > 0
-    bend = np.where(concave, 1.0 - np.clip(cos, -1.0, 1.0), 0.0)
-    weight = length * np.exp(-bend / SMOOTH_BEND)
-    coarse = float(np.median(proxy.length)) if len(proxy.length) else 0.0
     pairs = np.stack([a, b], axis=1)
+    weight = length * np.exp(-concave_bend(pairs, normals, centroids) / SMOOTH_BEND)
+    coarse = float(np.median(proxy.length)) if len(proxy.length) else 0.0
     return smooth_boundaries(labels, pairs, weight, centroids, smooth * coarse)
 
 

@@ -91,30 +91,14 @@ def triangle_frames(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.nda
     return normals, 0.5 * length, p.mean(axis=1)
 
 
-def concave_crease(
-    graph: FaceGraph, normals: np.ndarray, centroids: np.ndarray, floor: float = 0.05
-) -> np.ndarray:
-    """(e,) crease measure per adjacent pair: 1 - cos(dihedral) where the edge is concave,
-    0 where it is convex or flat; divided by its mean over the mesh (not below ``floor``),
-    so that a nearly flat mesh does not make every small bend a crease."""
-    a, b = graph.pairs[:, 0], graph.pairs[:, 1]
+def concave_bend(pairs: np.ndarray, normals: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """(e,) 1 - cos(dihedral) across each adjacent pair (e, 2) where the surface folds inward
+    (each face's neighbour lies on the side its normal points to), 0 where it is convex or flat.
+    ``normals`` (t, 3) unit, outward; ``centroids`` (t, 3)."""
+    a, b = pairs[:, 0], pairs[:, 1]
     cos = np.einsum("ij,ij->i", normals[a], normals[b])
-    bend = 1.0 - np.clip(cos, -1.0, 1.0)
-    # Concave when each face's neighbour lies on the side its normal points to.
     concave = np.einsum("ij,ij->i", centroids[b] - centroids[a], normals[a] - normals[b]) > 0
-    crease = np.where(concave, bend, 0.0)
-    w = graph.edge_length
-    mean = float((crease * w).sum() / max(w.sum(), 1e-300))
-    return crease / max(mean, floor)
-
-
-def convex_bend(graph: FaceGraph, normals: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """(e,) 1 - cos(dihedral) where the edge is convex, 0 elsewhere: how sharply the surface
-    turns away across the edge, as along the edges of a box."""
-    a, b = graph.pairs[:, 0], graph.pairs[:, 1]
-    cos = np.einsum("ij,ij->i", normals[a], normals[b])
-    convex = np.einsum("ij,ij->i", centroids[b] - centroids[a], normals[a] - normals[b]) < 0
-    return np.where(convex, 1.0 - np.clip(cos, -1.0, 1.0), 0.0)
+    return np.where(concave, 1.0 - np.clip(cos, -1.0, 1.0), 0.0)
 
 
 def nearest_majority(
