@@ -315,6 +315,8 @@ def main() -> None:
             f"worst {', '.join(f'{c} {v:.3f}' for v, c in worst)}",
             flush=True,
         )
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
         return
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [

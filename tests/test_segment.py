@@ -165,10 +165,45 @@ def test_separate_meshes_never_share_a_part(models: Path) -> None:
     assert len(seg.labels) == len(scene.meshes)
     for mesh, labels in zip(scene.meshes, seg.labels, strict=True):
         assert labels.shape == (mesh.polygon_count,)
-    # The balanced cut of a CAD assembly does not shatter its meshes: fins stay whole.
+    # The balanced cut of a CAD assembly does not shatter its meshes.
     nonempty = sum(1 for m in scene.meshes if m.polygon_count)
     assert seg.part_count <= 1.5 * seg.tree.roots
     assert seg.tree.roots >= nonempty
+
+
+def test_finned_cylinders_of_an_assembly_are_not_cut_along_their_fins(models: Path) -> None:
+    """2CylinderEngine's two finned cylinders (one mesh each): the grooves between fins are
+    a series, not cuts; each cylinder is at most two parts, most of it one."""
+    scene = load(models / "2CylinderEngine.glb")
+    seg = segment(scene)
+    for name in ("body_2", "body_3"):
+        i = next(j for j, m in enumerate(scene.meshes) if m.name == name)
+        share = np.bincount(seg.labels[i], weights=seg.areas[i]) / seg.areas[i].sum()
+        assert len(share) <= 2 and share.max() > 0.7, (name, share)
+
+
+def _finned_cylinder(fins: int = 8) -> trimesh.Trimesh:
+    profile = [(0.0, 0.0), (1.0, 0.0)]
+    z = 0.1
+    for _ in range(fins):
+        profile += [(1.0, z), (1.35, z + 0.02), (1.35, z + 0.08), (1.0, z + 0.1)]
+        z += 0.25
+    profile += [(1.0, z), (1.0, z + 0.1), (0.0, z + 0.1)]
+    tm = trimesh.creation.revolve(np.array(profile), sections=64)
+    return trimesh.Trimesh(tm.vertices, tm.faces).subdivide()
+
+
+def test_a_series_of_grooves_is_texture_but_each_groove_alone_would_be_a_cut() -> None:
+    """Eight fins on a cylinder: with the series test the middle fins are one part; without
+    it every fin is cut off at its groove."""
+    tm = _finned_cylinder()
+    mesh = _from_trimesh(tm)
+    area = tm.area_faces
+    whole = segment_mesh(mesh)
+    cut = segment_mesh(mesh, SegmentOptions(grooves=False))
+    assert np.bincount(whole, weights=area).max() > 0.5 * area.sum()
+    assert np.bincount(cut, weights=area).max() < 0.2 * area.sum()
+    assert cut.max() >= 7
 
 
 def test_faces_without_area_take_a_neighbours_part(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from part3d.segment.graph import (
     triangle_frames,
     weld,
 )
+from part3d.segment.grooves import Grooves
 from part3d.segment.refine import refine_boundaries, smooth_boundaries
 from part3d.segment.spectral import make_patches, spectral_embedding, split_disconnected, symmetric
 from part3d.segment.tree import (
@@ -112,6 +113,9 @@ class SegmentOptions:
     #: On a decimated surface, each boundary is re-cut on the surface's own triangles within
     #: this many proxy edge lengths of where it was (0: boundaries follow the proxy's triangles).
     smooth: float = 2.0
+    #: A boundary that is one of a series of parallel grooves (fins, flutes, threads) is
+    #: texture: its evidence is damped (``grooves``). False: every groove is evidence.
+    grooves: bool = True
 
 
 @dataclass
@@ -412,6 +416,8 @@ def _segment_piece(
         neck=options.neck,
         model=boundary_model(options.boundary_model) if options.evidence == "learned" else None,
         trace=trace,
+        pair_edges=np.flatnonzero(cross),
+        grooves=Grooves.of_proxy(proxy, proxy.concave > CREASE) if options.grooves else None,
     )
     # Back to the piece's triangles (dead ones: the nearest live triangle's leaf).
     tri_leaf = np.zeros(len(piece), dtype=np.int64)

@@ -45,6 +45,8 @@ class Proxy:
     concave: np.ndarray
     convex: np.ndarray
     above: np.ndarray
+    #: (e, 2) the proxy vertices of each pair's shared edge.
+    edges: np.ndarray
 
 
 def build_proxy(
@@ -99,7 +101,19 @@ def build_proxy(
         above = _above_background(
             concave, pairs, area, graph.edge_length, background * smoothing * diagonal
         )
-    proxy = Proxy(pv, pf, pairs, graph.edge_length, area, centroids, smooth, concave, convex, above)
+    proxy = Proxy(
+        pv,
+        pf,
+        pairs,
+        graph.edge_length,
+        area,
+        centroids,
+        smooth,
+        concave,
+        convex,
+        above,
+        graph.edge_vertices,
+    )
     return proxy, mapping
 
 

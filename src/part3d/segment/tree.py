@@ -205,6 +205,8 @@ def build_piece_merges(
     neck: float,
     model=None,
     trace: list | None = None,
+    pair_edges: np.ndarray | None = None,
+    grooves=None,
 ) -> tuple[list[tuple[int, int]], list[float]]:
     """Best-first merging of the leaves of one piece (local ids ``0..k-1``).
 
@@ -219,8 +221,10 @@ def build_piece_merges(
     ``thickness_weight`` times the contrast in thickness between the two sides (a limb on a
     body: ``|log(thickness ratio)|``). "learned": the probability that people cut there, from
     ``model`` (a LightGBM booster over ``FEATURES``). ``trace`` (a list) receives every boundary
-    considered: (features, leaves of one side, leaves of the other). Returns the merges as pairs
-    of leaves and their monotone heights, in merge order."""
+    considered: (features, leaves of one side, leaves of the other). ``grooves`` (a
+    ``grooves.Grooves``, with ``pair_edges`` (e,) the proxy edge of each row of ``pair_leaves``)
+    damps the evidence of a boundary that is one of a series of parallel grooves. Returns the
+    merges as pairs of leaves and their monotone heights, in merge order."""
     k = len(leaf_area)
     area = leaf_area.astype(float).copy()
     thick_sum = leaf_thickness * area
@@ -239,6 +243,16 @@ def build_piece_merges(
         for t in list(links[s]):
             if s < t:
                 links[t][s] = links[s][t]
+    # The proxy edges of each boundary (s < t), when grooves are tested.
+    edges: dict[tuple[int, int], list[np.ndarray]] = {}
+    track = grooves is not None and pair_edges is not None and len(pair_leaves) > 0
+    if track:
+        pl = np.sort(pair_leaves, axis=1)
+        order = np.lexsort((pl[:, 1], pl[:, 0]))
+        keys, first = np.unique(pl[order], axis=0, return_index=True)
+        for (s, t), ids in zip(keys.tolist(), np.split(pair_edges[order], first[1:]), strict=True):
+            if s != t:
+                edges[(s, t)] = [ids]
     perimeter = np.array([sum(e[STAT_LENGTH] for e in links[s].values()) for s in range(k)])
     members: list[list[int]] = [[s] for s in range(k)]
     rep = list(range(k))
@@ -286,6 +300,8 @@ def build_piece_merges(
         out = []
         for (s, t), e in zip(pairs, raw, strict=True):
             small = min(area[s], area[t])
+            if track:
+                e *= grooves.factor(np.concatenate(edges[(min(s, t), max(s, t))]))
             out.append(e * small / min_area if small < min_area else e)
         return out
 
@@ -310,9 +326,14 @@ def build_piece_merges(
         members[s].extend(members[t])
         shared = links[s][t][STAT_LENGTH]
         perimeter[s] += perimeter[t] - 2.0 * shared
+        if track:
+            edges.pop((min(s, t), max(s, t)), None)
         for u, st in links[t].items():
             if u == s:
                 continue
+            if track:
+                moved = edges.pop((min(t, u), max(t, u)))
+                edges.setdefault((min(s, u), max(s, u)), []).extend(moved)
             entry = links[s].get(u)
             if entry is None:
                 links[s][u] = st
