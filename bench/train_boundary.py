@@ -84,8 +84,9 @@ def model_rows(path: str) -> dict:
     z = np.load(path)
     trace: list = []
     # Labelled on the leaves as the proxy draws them: the full-resolution re-cut of their
-    # boundaries (``smooth``) is no part of what the evidence decides.
-    options = SegmentOptions(evidence="crease", smooth=0)
+    # boundaries (``smooth``) is no part of what the evidence decides, nor is the damping of
+    # a series of grooves (``grooves``), applied on top of whatever evidence.
+    options = SegmentOptions(evidence="crease", smooth=0, grooves=False)
     seg = segment(Scene([psb_mesh(z)]), options, _trace=trace)
     leaf_of_face = seg.leaves[0]
     area = seg.areas[0]
