@@ -174,6 +174,7 @@ def segment(
     diagonal = diagonal if diagonal > 0 else 1.0
     total_area = sum(float(m.tri_area.sum()) for m in meshes) or 1.0
     leaves_total = max(options.leaves, (options.parts or 0) + 8)
+    assembly = sum(1 for m in meshes if len(m.tri_area)) > 1
 
     next_leaf = 0
     roots = 0
@@ -187,7 +188,7 @@ def segment(
             k = int(round(leaves_total * share))
             piece_trace: list | None = [] if _trace is not None else None
             local, piece_merges, piece_heights = _segment_piece(
-                m, piece, k, share, diagonal, options, rng, piece_trace
+                m, piece, k, share, diagonal, options, rng, assembly, piece_trace
             )
             if _trace is not None:
                 _trace.append((next_leaf, piece_trace))
@@ -325,9 +326,11 @@ def _segment_piece(
     diagonal: float,
     options: SegmentOptions,
     rng: np.random.Generator,
+    assembly: bool = False,
     trace: list | None = None,
 ) -> tuple[np.ndarray, list[tuple[int, int]], list[float]]:
-    """Leaves of one piece: (t_piece,) local leaf per triangle, and the piece's merges."""
+    """Leaves of one piece: (t_piece,) local leaf per triangle, and the piece's merges.
+    ``assembly``: the model has several meshes."""
     live = piece[m.tri_area[piece] > 0]
     if k < 2 or len(live) < 8:
         return np.zeros(len(piece), dtype=np.int64), [], []
@@ -417,7 +420,9 @@ def _segment_piece(
         model=boundary_model(options.boundary_model) if options.evidence == "learned" else None,
         trace=trace,
         pair_edges=np.flatnonzero(cross),
-        grooves=Grooves.of_proxy(proxy, proxy.concave > CREASE) if options.grooves else None,
+        grooves=Grooves.of_proxy(proxy, proxy.concave > CREASE, assembly)
+        if options.grooves
+        else None,
     )
     # Back to the piece's triangles (dead ones: the nearest live triangle's leaf).
     tri_leaf = np.zeros(len(piece), dtype=np.int64)

@@ -11,8 +11,10 @@ on *both* sides along that axis, between ``GAP`` and ``WINDOW`` radii from it (b
 concave band of its own groove), other concave creases run parallel to it at about its
 radius, at least ``SIDE`` times its length and round at least ``ROUND`` of the sectors it goes
 round, the boundary is in a series and its evidence is multiplied by ``DAMP``. The last
-groove of a series (grooves on one side only) keeps its evidence: a ribbed grip may meet a
-shaft there (and a fin at the end of a finned cylinder is still cut off).
+groove of a series (grooves on one side only) keeps its evidence on a single surface (a
+ribbed grip may meet a shaft there); in an assembly of several meshes, where the modeller has
+already made each part a mesh, it is damped too when its one side holds ``END`` times
+``SIDE``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import numpy as np
 
 #: Parallel crease length needed on each side, as a multiple of the boundary's length.
 SIDE = 0.75
+#: In an assembly, the last groove of a series is damped when its one side holds this many
+#: times ``SIDE``.
+END = 2.0
 #: Evidence of a boundary in a series is multiplied by this.
 DAMP = 0.3
 #: A crease is parallel when its tangent is within this cosine of the loop's plane.
@@ -57,18 +62,22 @@ class Grooves:
         self.tangents = tangents
         self.length = length
         self.crease_ids = np.flatnonzero(crease)
+        self.assembly = False
 
     @classmethod
-    def of_proxy(cls, proxy, crease: np.ndarray) -> Grooves | None:
+    def of_proxy(cls, proxy, crease: np.ndarray, assembly: bool = False) -> Grooves | None:
         """From an ``evidence.Proxy`` and the crease mask of its edges; None when the surface
-        has too few creases to hold a series."""
+        has too few creases to hold a series. ``assembly``: the surface is one mesh of several
+        (the last groove of a series is damped too)."""
         if np.count_nonzero(crease) < 6:
             return None
         a, b = proxy.vertices[proxy.edges[:, 0]], proxy.vertices[proxy.edges[:, 1]]
         d = b - a
         length = np.linalg.norm(d, axis=1)
         tangents = d / np.maximum(length, 1e-300)[:, None]
-        return cls(0.5 * (a + b), tangents, length, crease)
+        grooves = cls(0.5 * (a + b), tangents, length, crease)
+        grooves.assembly = assembly
+        return grooves
 
     def factor(self, edge_ids: np.ndarray) -> float:
         """``DAMP`` if the boundary made of ``edge_ids`` is one of a series of grooves, else
@@ -113,18 +122,20 @@ class Grooves:
         # Beyond the boundary's own groove (its concave band, ``GAP`` radii wide), each side
         # holds parallel creases going as far round.
         near, far = GAP * radius, WINDOW * radius
-        held = []
+        held: list[float] = []
         for side in (
             ok & (d < lo - near) & (d >= lo - far),
             ok & (d > hi + near) & (d <= hi + far),
         ):
             covered = np.zeros(SECTORS, dtype=bool)
             covered[sector[side]] = True
-            held.append(
-                float(lc[side].sum()) >= SIDE * total
-                and np.count_nonzero(covered[own]) >= ROUND * len(own)
-            )
-        return DAMP if all(held) else 1.0
+            round_ = np.count_nonzero(covered[own]) >= ROUND * len(own)
+            held.append(float(lc[side].sum()) / total if round_ else 0.0)
+        if min(held) >= SIDE:
+            return DAMP
+        if self.assembly and max(held) >= END * SIDE:
+            return DAMP
+        return 1.0
 
 
 def _sectors(x: np.ndarray, y: np.ndarray) -> np.ndarray:
