@@ -172,18 +172,14 @@ def test_separate_meshes_never_share_a_part(models: Path) -> None:
 
 
 def test_finned_cylinders_of_an_assembly_are_not_cut_along_their_fins(models: Path) -> None:
-    """2CylinderEngine's two finned cylinders (one mesh each): the grooves between fins are
-    a series, not cuts (nor, in an assembly, the last groove of the series): each cylinder is
-    at most two parts, most of it one, and one of them is whole."""
+    """2CylinderEngine's two finned cylinders (one mesh each) come out whole: the grooves
+    between fins are a series, not cuts; nor is a ragged boundary across the fins, nor (in an
+    assembly) the last groove of the series."""
     scene = load(models / "2CylinderEngine.glb")
     seg = segment(scene)
-    counts = []
     for name in ("body_2", "body_3"):
         i = next(j for j, m in enumerate(scene.meshes) if m.name == name)
-        share = np.bincount(seg.labels[i], weights=seg.areas[i]) / seg.areas[i].sum()
-        assert len(share) <= 2 and share.max() > 0.6, (name, share)
-        counts.append(len(share))
-    assert min(counts) == 1
+        assert seg.labels[i].max() == 0, name
 
 
 def _finned_cylinder(fins: int = 8) -> trimesh.Trimesh:

@@ -14,7 +14,9 @@ round, the boundary is in a series and its evidence is multiplied by ``DAMP``. T
 groove of a series (grooves on one side only) keeps its evidence on a single surface (a
 ribbed grip may meet a shaft there); in an assembly of several meshes, where the modeller has
 already made each part a mesh, it is damped too when its one side holds ``END`` times
-``SIDE``.
+``SIDE``. A boundary that is no groove (its points are not near a plane: a ragged cut across
+the fins) is damped when most of it lies among a series around the axis the surface's creases
+turn around.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ SIDE = 0.75
 #: In an assembly, the last groove of a series is damped when its one side holds this many
 #: times ``SIDE``.
 END = 2.0
+#: A surface's creases turn around one axis when the smallest eigenvalue of their tangents'
+#: scatter is under this share of the total.
+AXIS_FLAT = 0.1
+#: A boundary that is not a groove lies among a series when, for ``ZONE_SHARE`` of its length,
+#: parallel coaxial creases within ``ZONE_ANGLE`` radians round the axis hold at least ``ZONE``
+#: times that arc's length on each side.
+ZONE_ANGLE = 0.5
+ZONE = 0.5
+ZONE_SHARE = 0.7
 #: Evidence of a boundary in a series is multiplied by this.
 DAMP = 0.3
 #: A crease is parallel when its tangent is within this cosine of the loop's plane.
@@ -63,6 +74,53 @@ class Grooves:
         self.length = length
         self.crease_ids = np.flatnonzero(crease)
         self.assembly = False
+        self.axis = self._series_axis()
+
+    def _series_axis(self) -> np.ndarray | None:
+        """The axis the surface's creases turn around, when most of them do (a finned or
+        fluted part): the normal of their tangents' plane."""
+        c = self.crease_ids
+        if len(c) < 12:
+            return None
+        t, w = self.tangents[c], self.length[c]
+        values, vectors = np.linalg.eigh((t * w[:, None]).T @ t)
+        trace = float(values.sum())
+        if trace <= 0 or values[0] > AXIS_FLAT * trace or values[1] < SPREAD * trace:
+            return None
+        return vectors[:, 0]
+
+    def _crosses_series(self, edge_ids: np.ndarray, total: float) -> bool:
+        """Whether most of the boundary lies among a series of grooves around the surface's
+        axis: at each of its points, parallel creases at about its radius, in the same
+        direction round the axis, both ``GAP``–``WINDOW`` radii above and below it."""
+        if self.axis is None:
+            return False
+        axis = self.axis
+        c = self.crease_ids[np.abs(self.tangents[self.crease_ids] @ axis) < PARALLEL]
+        if len(c) == 0:
+            return False
+        w = self.length[c]
+        origin = (self.midpoints[c] * w[:, None]).sum(axis=0) / w.sum()
+        q = self.midpoints[c] - origin
+        dq = q @ axis
+        pq = q - np.outer(dq, axis)
+        rq = np.linalg.norm(pq, axis=1)
+        m = self.midpoints[edge_ids] - origin
+        dm = m @ axis
+        pm = m - np.outer(dm, axis)
+        rm = np.linalg.norm(pm, axis=1)
+        ok = rm > 0
+        step = dq[None, :] - dm[:, None]  # (b, c) along the axis
+        near_r = np.abs(rq[None, :] - rm[:, None]) < COAXIAL * rm[:, None]
+        cos = (pm @ pq.T) / np.maximum(np.outer(rm, rq), 1e-300)
+        same_way = cos > np.cos(ZONE_ANGLE)
+        local = near_r & same_way
+        lo, hi = GAP * rm[:, None], WINDOW * rm[:, None]
+        below = ((local & (step < -lo) & (step >= -hi)) * w[None, :]).sum(axis=1)
+        above = ((local & (step > lo) & (step <= hi)) * w[None, :]).sum(axis=1)
+        need = ZONE * rm * ZONE_ANGLE
+        inside = ok & (below >= need) & (above >= need)
+        return float(self.length[edge_ids][inside].sum()) >= ZONE_SHARE * total
 
     @classmethod
     def of_proxy(cls, proxy, crease: np.ndarray, assembly: bool = False) -> Grooves | None:
@@ -95,7 +153,7 @@ class Grooves:
         values, vectors = np.linalg.eigh((rel * lb[:, None]).T @ rel)  # ascending
         trace = float(values.sum())
         if trace <= 0 or values[0] > FLAT * trace or values[1] < SPREAD * trace:
-            return 1.0
+            return DAMP if self._crosses_series(edge_ids, total) else 1.0
         axis = vectors[:, 0]
         offset = rel @ axis
         radius = float(np.median(np.linalg.norm(rel - np.outer(offset, axis), axis=1)))
