@@ -32,10 +32,10 @@ END = 2.0
 #: scatter is under this share of the total.
 AXIS_FLAT = 0.1
 #: A boundary that is not a groove lies among a series when, for ``ZONE_SHARE`` of its length,
-#: parallel coaxial creases within ``ZONE_ANGLE`` radians round the axis hold at least ``ZONE``
-#: times that arc's length on each side.
+#: parallel coaxial creases within ``ZONE_ANGLE`` radians either way round the axis hold at
+#: least ``ZONE`` times that arc's length on each side.
 ZONE_ANGLE = 0.5
-ZONE = 0.5
+ZONE = 0.25
 ZONE_SHARE = 0.7
 #: Evidence of a boundary in a series is multiplied by this.
 DAMP = 0.3
@@ -60,7 +60,8 @@ class Grooves:
     """The creases of one proxy surface, to test boundaries against.
 
     ``midpoints`` (e, 3), ``tangents`` (e, 3) unit, ``length`` (e,) of every proxy edge;
-    ``crease`` (e,) bool: the edges that are concave creases."""
+    ``crease`` (e,) bool: the edges that are concave creases; ``assembly``: the surface is one
+    mesh of several (the last groove of a series is damped too)."""
 
     def __init__(
         self,
@@ -68,13 +69,25 @@ class Grooves:
         tangents: np.ndarray,
         length: np.ndarray,
         crease: np.ndarray,
+        assembly: bool = False,
     ):
         self.midpoints = midpoints
         self.tangents = tangents
         self.length = length
         self.crease_ids = np.flatnonzero(crease)
-        self.assembly = False
+        self.assembly = assembly
         self.axis = self._series_axis()
+        if self.axis is not None:
+            # The creases of the series: parallel to the plane round the axis, measured from
+            # their centre along the axis (``_step``) and across it (``_across``).
+            c = self.crease_ids[np.abs(self.tangents[self.crease_ids] @ self.axis) < PARALLEL]
+            w = self.length[c]
+            self._weight = w
+            self._origin = (self.midpoints[c] * w[:, None]).sum(axis=0) / max(w.sum(), 1e-300)
+            q = self.midpoints[c] - self._origin
+            self._step = q @ self.axis
+            self._across = q - np.outer(self._step, self.axis)
+            self._radius = np.linalg.norm(self._across, axis=1)
 
     def _series_axis(self) -> np.ndarray | None:
         """The axis the surface's creases turn around, when most of them do (a finned or
@@ -93,49 +106,35 @@ class Grooves:
         """Whether most of the boundary lies among a series of grooves around the surface's
         axis: at each of its points, parallel creases at about its radius, in the same
         direction round the axis, both ``GAP``–``WINDOW`` radii above and below it."""
-        if self.axis is None:
+        if self.axis is None or len(self._weight) == 0:
             return False
-        axis = self.axis
-        c = self.crease_ids[np.abs(self.tangents[self.crease_ids] @ axis) < PARALLEL]
-        if len(c) == 0:
-            return False
-        w = self.length[c]
-        origin = (self.midpoints[c] * w[:, None]).sum(axis=0) / w.sum()
-        q = self.midpoints[c] - origin
-        dq = q @ axis
-        pq = q - np.outer(dq, axis)
-        rq = np.linalg.norm(pq, axis=1)
-        m = self.midpoints[edge_ids] - origin
-        dm = m @ axis
-        pm = m - np.outer(dm, axis)
+        m = self.midpoints[edge_ids] - self._origin
+        dm = m @ self.axis
+        pm = m - np.outer(dm, self.axis)
         rm = np.linalg.norm(pm, axis=1)
-        ok = rm > 0
-        step = dq[None, :] - dm[:, None]  # (b, c) along the axis
-        near_r = np.abs(rq[None, :] - rm[:, None]) < COAXIAL * rm[:, None]
-        cos = (pm @ pq.T) / np.maximum(np.outer(rm, rq), 1e-300)
-        same_way = cos > np.cos(ZONE_ANGLE)
-        local = near_r & same_way
+        step = self._step[None, :] - dm[:, None]  # (b, c) along the axis
+        near_r = np.abs(self._radius[None, :] - rm[:, None]) < COAXIAL * rm[:, None]
+        cos = (pm @ self._across.T) / np.maximum(np.outer(rm, self._radius), 1e-300)
+        local = near_r & (cos > np.cos(ZONE_ANGLE))
         lo, hi = GAP * rm[:, None], WINDOW * rm[:, None]
-        below = ((local & (step < -lo) & (step >= -hi)) * w[None, :]).sum(axis=1)
-        above = ((local & (step > lo) & (step <= hi)) * w[None, :]).sum(axis=1)
-        need = ZONE * rm * ZONE_ANGLE
-        inside = ok & (below >= need) & (above >= need)
+        w = self._weight[None, :]
+        below = ((local & (step < -lo) & (step >= -hi)) * w).sum(axis=1)
+        above = ((local & (step > lo) & (step <= hi)) * w).sum(axis=1)
+        need = ZONE * 2.0 * ZONE_ANGLE * rm
+        inside = (rm > 0) & (below >= need) & (above >= need)
         return float(self.length[edge_ids][inside].sum()) >= ZONE_SHARE * total
 
     @classmethod
     def of_proxy(cls, proxy, crease: np.ndarray, assembly: bool = False) -> Grooves | None:
         """From an ``evidence.Proxy`` and the crease mask of its edges; None when the surface
-        has too few creases to hold a series. ``assembly``: the surface is one mesh of several
-        (the last groove of a series is damped too)."""
+        has too few creases to hold a series."""
         if np.count_nonzero(crease) < 6:
             return None
         a, b = proxy.vertices[proxy.edges[:, 0]], proxy.vertices[proxy.edges[:, 1]]
         d = b - a
         length = np.linalg.norm(d, axis=1)
         tangents = d / np.maximum(length, 1e-300)[:, None]
-        grooves = cls(0.5 * (a + b), tangents, length, crease)
-        grooves.assembly = assembly
-        return grooves
+        return cls(0.5 * (a + b), tangents, length, crease, assembly)
 
     def factor(self, edge_ids: np.ndarray) -> float:
         """``DAMP`` if the boundary made of ``edge_ids`` is one of a series of grooves, else
