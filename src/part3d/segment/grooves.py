@@ -37,6 +37,8 @@ AXIS_FLAT = 0.1
 ZONE_ANGLE = 0.5
 ZONE = 0.25
 ZONE_SHARE = 0.7
+#: Boundary edges measured at once against every crease (bounds the memory of the test).
+ZONE_ROWS = 256
 #: Evidence of a boundary in a series is multiplied by this.
 DAMP = 0.3
 #: A crease is parallel when its tangent is within this cosine of the loop's plane.
@@ -112,16 +114,19 @@ class Grooves:
         dm = m @ self.axis
         pm = m - np.outer(dm, self.axis)
         rm = np.linalg.norm(pm, axis=1)
-        step = self._step[None, :] - dm[:, None]  # (b, c) along the axis
-        near_r = np.abs(self._radius[None, :] - rm[:, None]) < COAXIAL * rm[:, None]
-        cos = (pm @ self._across.T) / np.maximum(np.outer(rm, self._radius), 1e-300)
-        local = near_r & (cos > np.cos(ZONE_ANGLE))
-        lo, hi = GAP * rm[:, None], WINDOW * rm[:, None]
+        inside = np.zeros(len(edge_ids), dtype=bool)
         w = self._weight[None, :]
-        below = ((local & (step < -lo) & (step >= -hi)) * w).sum(axis=1)
-        above = ((local & (step > lo) & (step <= hi)) * w).sum(axis=1)
-        need = ZONE * 2.0 * ZONE_ANGLE * rm
-        inside = (rm > 0) & (below >= need) & (above >= need)
+        for start in range(0, len(edge_ids), ZONE_ROWS):  # bounded memory: rows x creases
+            r = slice(start, start + ZONE_ROWS)
+            step = self._step[None, :] - dm[r, None]  # along the axis
+            near_r = np.abs(self._radius[None, :] - rm[r, None]) < COAXIAL * rm[r, None]
+            cos = (pm[r] @ self._across.T) / np.maximum(np.outer(rm[r], self._radius), 1e-300)
+            local = near_r & (cos > np.cos(ZONE_ANGLE))
+            lo, hi = GAP * rm[r, None], WINDOW * rm[r, None]
+            below = ((local & (step < -lo) & (step >= -hi)) * w).sum(axis=1)
+            above = ((local & (step > lo) & (step <= hi)) * w).sum(axis=1)
+            need = ZONE * 2.0 * ZONE_ANGLE * rm[r]
+            inside[r] = (rm[r] > 0) & (below >= need) & (above >= need)
         return float(self.length[edge_ids][inside].sum()) >= ZONE_SHARE * total
 
     @classmethod
