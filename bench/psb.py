@@ -84,7 +84,7 @@ def score_against_humans(geom, labels, segs, cache) -> dict:
     return _mean([scores(geom, labels, seg, cache) for seg in segs])
 
 
-def quick_evaluate(path: str, overrides: dict) -> dict:
+def quick_evaluate(path: str, overrides: dict, labels_dir: str | None = None) -> dict:
     """Only part3d's Rand Index error and GCE (for tuning runs)."""
     from part3d.segment import SegmentOptions, segment_mesh
 
@@ -93,6 +93,8 @@ def quick_evaluate(path: str, overrides: dict) -> dict:
     t = time.perf_counter()
     labels = segment_mesh(mesh, replace(SegmentOptions(), **overrides)).astype(np.int64)
     seconds = time.perf_counter() - t
+    if labels_dir:
+        np.save(Path(labels_dir) / f"{Path(path).stem}.npy", labels.astype(np.int32))
     segs = [np.asarray(s, dtype=np.int64) for s in z["segs"]]
     ri = float(np.mean([rand_index_error(labels, s) for s in segs]))
     gce = float(np.mean([consistency_errors(labels, s)[0] for s in segs]))
@@ -302,7 +304,14 @@ def main() -> None:
         print(f"cross-validated: {args.cv} folds by model id, trained on {', '.join(sets)}")
     if args.quick:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            rows = list(pool.map(quick_evaluate, map(str, paths), per_model))
+            rows = list(
+                pool.map(
+                    quick_evaluate,
+                    map(str, paths),
+                    per_model,
+                    [str(args.labels) if args.labels else None] * len(paths),
+                )
+            )
         cats: dict[str, list[float]] = {}
         for r in rows:
             cats.setdefault(r["category"], []).append(r["ri"])
