@@ -107,6 +107,21 @@ def test_the_preview_shows_the_side_with_the_most_parts(tmp_path: Path) -> None:
     assert best_view(scene, tris, ids) == 0
 
 
+def test_the_preview_keeps_the_front_when_the_back_shows_only_a_little_more() -> None:
+    """Three knobs in front, four behind: a character is seen from the front unless its back
+    shows clearly more (the Hunyuan3D figure: 10 parts from the front, 11 from behind)."""
+    from part3d.preview import VIEWS, _gather, best_view
+
+    meshes = [_box("body", (2, 2, 2), (0, 0, 0), PALETTE[0])]
+    spots = [(-0.5, 0.5, 1.1), (0.5, 0.5, 1.1), (0.0, -0.5, 1.1)]
+    spots += [(-0.5, 0.5, -1.1), (0.5, 0.5, -1.1), (-0.5, -0.5, -1.1), (0.5, -0.5, -1.1)]
+    for i, at in enumerate(spots):
+        meshes.append(_box(f"knob_{i}", (0.3, 0.3, 0.3), at, PALETTE[i + 1]))
+    scene = Scene(meshes)
+    tris, _, ids = _gather(scene)
+    assert VIEWS[best_view(scene, tris, ids)][2] > 0
+
+
 def test_the_preview_is_upright_in_the_files_up_axis(tmp_path: Path) -> None:
     """A tall column in a Z-up file stands upright in the picture."""
     scene = Scene([_box("column", (0.5, 0.5, 4.0), (0, 0, 2), PALETTE[0])])
