@@ -243,8 +243,10 @@ def build_piece_merges(
         for t in list(links[s]):
             if s < t:
                 links[t][s] = links[s][t]
-    # The proxy edges of each boundary (s < t), when grooves are tested.
+    # The proxy edges of each boundary (s < t), when grooves are tested, and the grooves'
+    # factor of each boundary whose edges have not changed since it was measured.
     edges: dict[tuple[int, int], list[np.ndarray]] = {}
+    damp: dict[tuple[int, int], float] = {}
     track = grooves is not None and pair_edges is not None and len(pair_leaves) > 0
     if track:
         pl = np.sort(pair_leaves, axis=1)
@@ -301,7 +303,10 @@ def build_piece_merges(
         for (s, t), e in zip(pairs, raw, strict=True):
             small = min(area[s], area[t])
             if track:
-                e *= grooves.factor(np.concatenate(edges[(min(s, t), max(s, t))]))
+                key = (min(s, t), max(s, t))
+                if key not in damp:
+                    damp[key] = grooves.factor(np.concatenate(edges[key]))
+                e *= damp[key]
             out.append(e * small / min_area if small < min_area else e)
         return out
 
@@ -334,6 +339,7 @@ def build_piece_merges(
             if track:
                 moved = edges.pop((min(t, u), max(t, u)))
                 edges.setdefault((min(s, u), max(s, u)), []).extend(moved)
+                damp.pop((min(s, u), max(s, u)), None)
             entry = links[s].get(u)
             if entry is None:
                 links[s][u] = st
