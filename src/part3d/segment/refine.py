@@ -46,11 +46,14 @@ def refine_boundaries(
     face_edges = np.concatenate([np.arange(len(a)), np.arange(len(a))])[order]
     start = np.searchsorted(ends[order], np.arange(q + 1))
     index = np.full(q, -1, dtype=np.int64)
+    seen = np.zeros(len(a), dtype=bool)  # marks of the edges gathered for one boundary
     for s, t in key.tolist():
         members = np.flatnonzero((labels == s) | (labels == t))
         counts = start[members + 1] - start[members]
         offsets = np.repeat(start[members] - np.cumsum(counts) + counts, counts)
-        near = np.unique(face_edges[offsets + np.arange(int(counts.sum()))])
+        seen[face_edges[offsets + np.arange(int(counts.sum()))]] = True
+        near = np.flatnonzero(seen)  # sorted and unique, without sorting
+        seen[near] = False
         ea, eb = a[near], b[near]
         la, lb = labels[ea], labels[eb]
         on = ((la == s) & (lb == t)) | ((la == t) & (lb == s))
@@ -58,8 +61,13 @@ def refine_boundaries(
             continue
         width = band * np.sqrt(max(min(seg_area[s], seg_area[t]), 0.0))
         mids = 0.5 * (centroids[ea[on]] + centroids[eb[on]])
-        dist, _ = cKDTree(mids).query(centroids[members], distance_upper_bound=width)
-        free = members[np.isfinite(dist)]
+        # Only faces inside the boundary's box, grown by the width, can lie within it.
+        points = centroids[members]
+        box = np.flatnonzero(
+            ((points >= mids.min(axis=0) - width) & (points <= mids.max(axis=0) + width)).all(1)
+        )
+        dist, _ = cKDTree(mids).query(points[box], distance_upper_bound=width)
+        free = members[box[np.isfinite(dist)]]
         if len(free) < 3:
             continue
         index[free] = np.arange(len(free))
