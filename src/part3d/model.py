@@ -257,6 +257,15 @@ def axis_basis(axes: tuple[str, str, str]) -> np.ndarray:
     return basis
 
 
+def plane_basis(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors (u, v) across ``normal`` (3,), with (u, v, normal) right-handed."""
+    n = normal / np.linalg.norm(normal)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(n[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    u = _cross(n[None], helper[None])[0]
+    u /= np.linalg.norm(u)
+    return u, _cross(n[None], u[None])[0]
+
+
 def _linear4(m3: np.ndarray) -> np.ndarray:
     m = np.eye(4)
     m[:3, :3] = m3

@@ -11,6 +11,8 @@ from __future__ import annotations
 import mapbox_earcut
 import numpy as np
 
+from part3d.model import plane_basis
+
 
 def newell_normals(vertices: np.ndarray, corners: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """(p, 3) float64: the (unnormalised) Newell normal of every polygon.
@@ -30,14 +32,6 @@ def newell_normals(vertices: np.ndarray, corners: np.ndarray, offsets: np.ndarra
     face = np.repeat(np.arange(p), sizes)
     np.add.at(out, face, cross)
     return out
-
-
-def _plane_basis(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = normal / np.linalg.norm(normal)
-    helper = np.array([1.0, 0.0, 0.0]) if abs(n[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    u = np.cross(n, helper)
-    u /= np.linalg.norm(u)
-    return u, np.cross(n, u)
 
 
 def triangulate(
@@ -116,7 +110,7 @@ def _triangulate_ngon(
     length = np.linalg.norm(normal)
     if not np.isfinite(length) or length == 0.0:
         return fan
-    u, v = _plane_basis(normal)
+    u, v = plane_basis(normal)
     pts = vertices[corners[ids]]
     flat = np.stack([pts @ u, pts @ v], axis=1)
     try:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from part3d.model import plane_basis
+
 #: Parallel crease length needed on each side, as a multiple of the boundary's length.
 SIDE = 0.75
 #: In an assembly, the last groove of a series is damped when its one side holds this many
@@ -181,9 +183,7 @@ class Grooves:
         )
         # Around the axis: a groove of the series goes as far round as the boundary does
         # (the creases where limbs join a body near a neck do not).
-        u = _cross(axis, np.array([1.0, 0.0, 0.0] if abs(axis[0]) < 0.9 else [0.0, 1.0, 0.0]))
-        u /= np.linalg.norm(u)
-        v = _cross(axis, u)
+        u, v = plane_basis(axis)
         own = np.unique(_sectors(rel @ u, rel @ v))
         sector = _sectors(q @ u, q @ v)
         lc = self.length[c]
@@ -204,13 +204,6 @@ class Grooves:
         if self.assembly and max(held) >= END * SIDE:
             return DAMP
         return 1.0
-
-
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The cross product of two 3-vectors (``np.cross`` costs tens of microseconds)."""
-    return np.array(
-        [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
-    )
 
 
 def _sectors(x: np.ndarray, y: np.ndarray) -> np.ndarray:
