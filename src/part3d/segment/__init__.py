@@ -22,11 +22,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.cluster.vq import kmeans2
+from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from part3d.model import Mesh, Scene
-from part3d.segment.evidence import build_proxy, thickness
+from part3d.segment.evidence import build_proxy, diffuse_normals, thickness
 from part3d.segment.graph import (
     FaceGraph,
     components,
@@ -113,6 +115,10 @@ class SegmentOptions:
     #: On a decimated surface, each boundary is re-cut on the surface's own triangles within
     #: this many proxy edge lengths of where it was (0: boundaries follow the proxy's triangles).
     smooth: float = 2.0
+    #: ... weighing concave folds of the surface's face normals averaged over this many proxy
+    #: edge lengths (a scan's noise and sliver triangles would otherwise lure the cut into
+    #: saw-teeth; 0: the raw normals).
+    fold_radius: float = 2.0
     #: A boundary that is one of a series of parallel grooves (fins, flutes, threads) is
     #: texture: its evidence is damped (``grooves``). False: every groove is evidence.
     grooves: bool = True
@@ -429,7 +435,9 @@ def _segment_piece(
     pos = np.searchsorted(piece, live)
     live_leaf = leaf[mapping]
     if q < len(faces) and options.smooth > 0:
-        live_leaf = _smooth_on_surface(m, live, live_leaf, proxy, options.smooth)
+        live_leaf = _smooth_on_surface(
+            m, live, live_leaf, proxy, options.smooth, options.fold_radius, (leaf, mapping)
+        )
     tri_leaf[pos] = live_leaf
     dead = np.flatnonzero(m.tri_area[piece] <= 0)
     if len(dead):
@@ -438,18 +446,33 @@ def _segment_piece(
     return tri_leaf, merges, heights
 
 
-#: Concave bend (1 - cos of the dihedral angle) at which a full-resolution edge costs 1/e of
-#: its length to cut (``_smooth_on_surface``): about 18 degrees.
+#: Concave bend (1 - cos of the dihedral angle) at which the discount of a full-resolution
+#: edge's cut cost for lying on a fold falls to 1/e (``_smooth_on_surface``): about 18 degrees.
 SMOOTH_BEND = 0.05
+#: ... but never less than this fraction of its length: inside a wide fold (a fillet, a
+#: pinched neck, normals averaged over ``fold_radius``) every edge is cheap, and the cut must
+#: still take the short way through it rather than saw-teeth.
+FOLD_FLOOR = 0.2
+#: The averaging of ``fold_radius`` takes at most this many steps of one face spacing (the
+#: noise it removes is a few triangles wide; on millions of faces two proxy edges are dozens).
+FOLD_STEPS = 24
 
 
 def _smooth_on_surface(
-    m: _MeshData, live: np.ndarray, labels: np.ndarray, proxy, smooth: float
+    m: _MeshData,
+    live: np.ndarray,
+    labels: np.ndarray,
+    proxy,
+    smooth: float,
+    fold_radius: float = 0.0,
+    proxy_labels: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Labels of the triangles ``live`` of a decimated surface, carried over from its proxy,
     with each boundary re-cut at full resolution within ``smooth`` proxy edge lengths of where
     it was (the carried-over boundary zigzags along the proxy's triangles). The cut prefers
-    short paths and concave folds."""
+    short paths and concave folds, judged on normals averaged over ``fold_radius`` proxy edge
+    lengths (only near the boundaries: ``proxy_labels``, the proxy's labels and the proxy face
+    of each of ``live``, say where they are)."""
     local = np.full(len(m.welded), -1, dtype=np.int64)
     local[live] = np.arange(len(live))
     pa, pb = local[m.graph.pairs[:, 0]], local[m.graph.pairs[:, 1]]
@@ -463,9 +486,42 @@ def _smooth_on_surface(
     if float(np.einsum("ij,ij->", centroids, normals * area[:, None])) < 0:
         normals = -normals  # outward, as on the proxy: concavity is judged along the normals
     pairs = np.stack([a, b], axis=1)
-    weight = length * np.exp(-concave_bend(pairs, normals, centroids) / SMOOTH_BEND)
     coarse = float(np.median(proxy.length)) if len(proxy.length) else 0.0
+    if fold_radius > 0:
+        if proxy_labels is None:
+            band = np.arange(len(live))
+        else:
+            near = _near_boundaries(proxy, proxy_labels[0], (smooth + fold_radius + 1) * coarse)
+            band = np.flatnonzero(near[proxy_labels[1]])
+        inside = np.full(len(live), -1, dtype=np.int64)
+        inside[band] = np.arange(len(band))
+        both = (inside[a] >= 0) & (inside[b] >= 0)
+        normals[band] = diffuse_normals(
+            normals[band],
+            area[band],
+            inside[pairs[both]],
+            length[both],
+            fold_radius * coarse,
+            max_steps=FOLD_STEPS,
+        )
+    bend = concave_bend(pairs, normals, centroids)
+    weight = length * (FOLD_FLOOR + (1.0 - FOLD_FLOOR) * np.exp(-bend / SMOOTH_BEND))
     return smooth_boundaries(labels, pairs, weight, centroids, smooth * coarse)
+
+
+def _near_boundaries(proxy, labels: np.ndarray, radius: float) -> np.ndarray:
+    """(q,) bool: the proxy faces within ``radius`` (through the centroids) of a face on a
+    boundary between ``labels``."""
+    a, b = proxy.pairs[:, 0], proxy.pairs[:, 1]
+    cross = labels[a] != labels[b]
+    q = len(labels)
+    if not cross.any():
+        return np.zeros(q, dtype=bool)
+    seeds = np.unique(np.concatenate([a[cross], b[cross]]))
+    step = np.linalg.norm(proxy.centroids[a] - proxy.centroids[b], axis=1) + 1e-300
+    graph = sp.coo_matrix((step, (a, b)), shape=(q, q)).tocsr()
+    dist = dijkstra(graph, directed=False, indices=seeds, min_only=True, limit=radius)
+    return np.isfinite(dist)
 
 
 _BOUNDARY_MODELS: dict[str, object] = {}

@@ -94,7 +94,7 @@ def build_proxy(
     # Outward: concavity is judged along the normals.
     if float(np.einsum("ij,ij->", centroids, normals * area[:, None])) < 0:
         normals = -normals
-    smooth = _diffuse_normals(normals, area, pairs, graph.edge_length, smoothing * diagonal)
+    smooth = diffuse_normals(normals, area, pairs, graph.edge_length, smoothing * diagonal)
     concave, convex = _edge_curvature(pairs, smooth, centroids, diagonal)
     above = concave
     if background > 0:
@@ -195,11 +195,17 @@ def _diffuse(
     return out
 
 
-def _diffuse_normals(
-    normals: np.ndarray, area: np.ndarray, pairs: np.ndarray, length: np.ndarray, radius: float
+def diffuse_normals(
+    normals: np.ndarray,
+    area: np.ndarray,
+    pairs: np.ndarray,
+    length: np.ndarray,
+    radius: float,
+    max_steps: int = 60,
 ) -> np.ndarray:
-    """Face normals averaged over about ``radius`` around each face, unit length again."""
-    out = _diffuse(normals, area, pairs, length, radius, max_steps=60)
+    """Face normals averaged over about ``radius`` around each face (at most ``max_steps``
+    averaging steps, each about one face spacing), unit length again."""
+    out = _diffuse(normals, area, pairs, length, radius, max_steps=max_steps)
     norm = np.linalg.norm(out, axis=1, keepdims=True)
     return np.divide(out, norm, out=normals.copy(), where=norm > 1e-12)
 
