@@ -102,3 +102,58 @@ def test_palette_paints_the_parts_and_the_preview_always_shows_the_palette(tmp_p
         rgba = glb.geometry[part["name"]].visual.material.baseColorFactor
         got.add("#{:02X}{:02X}{:02X}".format(*rgba[:3]))
     assert got == colours
+
+
+FBX = REAL.parent / "fbx"
+
+
+def _png(color: tuple[int, int, int], size: int = 8) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_an_fbx_texture_file_beside_it_is_read_and_kept_by_the_parts(tmp_path) -> None:
+    # Maya's export names its textures "textures\checkerboard_*.png" without embedding them;
+    # the diffuse one sits under a layered texture, beside an emissive and a transparency map.
+    source = tmp_path / "cube.fbx"
+    source.write_bytes((FBX / "maya_texture_layers_7500_ascii.fbx").read_bytes())
+    (tmp_path / "textures").mkdir()
+    diffuse = _png((200, 30, 30))
+    (tmp_path / "textures" / "checkerboard_diffuse.png").write_bytes(diffuse)
+    (tmp_path / "textures" / "checkerboard_emissive.png").write_bytes(_png((0, 0, 255)))
+    material = part3d.io.load(source).meshes[0].materials[0]
+    assert material.texture == "checkerboard_diffuse.png"
+    assert material.image == diffuse
+    result = run(source, tmp_path / "out", PipelineOptions(formats=("obj", "glb")))
+    mtl = result.outputs["mtl"].read_text()
+    maps = {line.split()[1] for line in mtl.splitlines() if line.startswith("map_Kd")}
+    assert len(maps) == 1
+    kept = Image.open(result.outputs["obj"].parent / maps.pop()).convert("RGB")
+    assert kept.getpixel((0, 0)) == (200, 30, 30)
+
+
+def test_an_fbx_texture_is_found_by_name_beside_the_file(tmp_path) -> None:
+    # The file gives a path from the machine that made it; the image lies beside the FBX.
+    source = tmp_path / "cube.fbx"
+    source.write_bytes((FBX / "maya_absolute_texture_7700_ascii.fbx").read_bytes())
+    image = _png((10, 200, 10))
+    (tmp_path / "checkerboard_diffuse.png").write_bytes(image)
+    assert part3d.io.load(source).meshes[0].materials[0].image == image
+
+
+def test_an_fbx_texture_path_never_reads_outside_the_files_folder(tmp_path) -> None:
+    # A hostile file naming "../secret.png" (or an absolute path) gets its colour, not the
+    # bytes of a file outside its folder.
+    text = (FBX / "maya_absolute_texture_7700_ascii.fbx").read_text(errors="surrogateescape")
+    names = {line.split('"')[1] for line in text.splitlines() if "Filename" in line}
+    assert names, "the sample names its texture"
+    (tmp_path / "secret.png").write_bytes(_png((1, 2, 3)))
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in names:
+        text = text.replace(f'"{name}"', '"../secret.png"')
+    (folder / "cube.fbx").write_text(text, errors="surrogateescape")
+    material = part3d.io.load(folder / "cube.fbx").meshes[0].materials[0]
+    assert material.texture == "secret.png"
+    assert material.image is None

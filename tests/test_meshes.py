@@ -276,3 +276,26 @@ def test_an_obj_reads_material_libraries_from_its_own_folder_only(tmp_path: Path
     assert load(path).meshes[0].materials[0].color[:3] != (1.0, 0.0, 0.0)
     path.write_text("mtllib inside.mtl\n" + body)
     assert load(path).meshes[0].materials[0].color[:3] == (0.0, 1.0, 0.0)
+
+
+def test_textures_are_images_read_once_however_many_materials_name_them(tmp_path: Path) -> None:
+    # A library of 300 materials all naming one image reads it once (one bytes object), and a
+    # material naming the model itself (not an image) keeps its colour: a hostile file cannot
+    # multiply a large file in memory.
+    from PIL import Image
+
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(tmp_path / "skin.png")
+    names = [f"m{i}" for i in range(300)]
+    lines = [f"newmtl {n}\nKd 1 1 1\nmap_Kd skin.png\n" for n in names]
+    lines.append("newmtl self\nKd 0 0 1\nmap_Kd m.obj\n")
+    (tmp_path / "m.mtl").write_text("".join(lines))
+    body = "".join(f"v {i} 0 0\nv {i} 1 0\nv {i} 0 1\n" for i in range(301))
+    faces = "".join(
+        f"usemtl {n}\nf {3 * i + 1} {3 * i + 2} {3 * i + 3}\n"
+        for i, n in enumerate([*names, "self"])
+    )
+    (tmp_path / "m.obj").write_text("mtllib m.mtl\n" + body + faces)
+    materials = {m.name: m for mesh in load(tmp_path / "m.obj").meshes for m in mesh.materials}
+    images = {id(materials[n].image) for n in names}
+    assert len(images) == 1 and materials["m0"].image[:4] == b"\x89PNG"
+    assert materials["self"].image is None and materials["self"].color[:3] == (0.0, 0.0, 1.0)

@@ -484,13 +484,14 @@ def _obj_scene(parsed: _ObjData, path: Path) -> Scene:
     libraries = parsed.libraries
     library = {}
     base = path.parent.resolve()
+    textures: dict = {}  # texture files read, by path
     for lib in libraries:
         try:
             candidate = (base / lib).resolve()
         except (OSError, ValueError):
             continue
         if base == candidate.parent or base in candidate.parents:
-            library.update(_read_mtl(candidate))
+            library.update(_read_mtl(candidate, textures))
 
     scene = Scene(format="obj", source=path.name)
     groups = parsed.groups
@@ -546,7 +547,7 @@ def _obj_index(i: int, count: int) -> int:
 MAX_MTL_BYTES = 16 * 1024 * 1024
 
 
-def _read_mtl(path: Path) -> dict[str, Material]:
+def _read_mtl(path: Path, textures: dict | None = None) -> dict[str, Material]:
     """A material library: only a regular file of at most MAX_MTL_BYTES is read (the caller
     keeps it inside the OBJ's folder), so ``mtllib /dev/zero`` or ``../../x`` reads nothing.
     A missing or unreadable library leaves the default colours."""
@@ -575,7 +576,7 @@ def _read_mtl(path: Path) -> dict[str, Material]:
                 current.color = (*current.color[:3], a if key == "d" else 1.0 - a)
             elif key == "map_Kd":
                 current.texture = rest.split()[-1]
-                current.image = _read_texture(target.parent, current.texture)
+                current.image = read_texture(target.parent, current.texture, textures)
         except ValueError:
             continue
     return out
@@ -585,18 +586,31 @@ def _read_mtl(path: Path) -> dict[str, Material]:
 MAX_TEXTURE_BYTES = 64 * 1024 * 1024
 
 
-def _read_texture(folder: Path, name: str) -> bytes | None:
-    """The bytes of texture ``name`` when it is a regular file inside ``folder`` (or below)
-    of at most MAX_TEXTURE_BYTES; None otherwise (the material keeps its colour)."""
+def read_texture(folder: Path, name: str, cache: dict | None = None) -> bytes | None:
+    """The bytes of texture ``name`` when it is an image file (one PIL can open) inside
+    ``folder`` (or below) of at most MAX_TEXTURE_BYTES; None otherwise (the material keeps
+    its colour). ``cache`` (by resolved path) makes materials naming one file share one read:
+    a file of a thousand materials naming the same large file reads it once."""
     try:
         target = (folder / name.replace("\\", "/")).resolve()
-        if folder not in target.parents or not target.is_file():
-            return None
-        if target.stat().st_size > MAX_TEXTURE_BYTES:
-            return None
-        return target.read_bytes()
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):
         return None
+    if cache is not None and target in cache:
+        return cache[target]
+    from PIL import Image
+
+    data = None
+    try:
+        inside = folder in target.parents and target.is_file()
+        if inside and target.stat().st_size <= MAX_TEXTURE_BYTES:
+            with Image.open(target):  # reads the header only: an image, or not
+                pass
+            data = target.read_bytes()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        data = None
+    if cache is not None:
+        cache[target] = data
+    return data
 
 
 # --------------------------------------------------------------------------- writing

@@ -44,4 +44,4 @@ def read(path: str | Path, max_faces: int | None = None) -> Scene:
                 f"can hold ({budget >> 20} MB); refused before inflating"
             ) from None
         raise
-    return read_scene(doc, path.name)
+    return read_scene(doc, path.name, path.parent)

@@ -16,6 +16,7 @@ with the three inherit types (RrSs, RSrs, Rrs) applied to the parent's scale.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -414,20 +415,82 @@ def _material(obj: FbxNode, props: _Props, textures: list[str]) -> Material:
     )
 
 
-def _texture_file(obj: FbxNode, props: _Props) -> str | None:
+def _texture_paths(obj: FbxNode, props: _Props) -> list[str]:
+    """The file paths a texture names (relative first, then absolute), ``/``-separated."""
+    out = []
     for name in ("RelativeFilename", "FileName", "Filename"):
         child = obj.find(name)
         value = _first_string(child) if child is not None else props.string(name)
-        if value:
-            return value.replace("\\", "/").rsplit("/", 1)[-1]
+        if value and value.replace("\\", "/") not in out:
+            out.append(value.replace("\\", "/"))
+    return out
+
+
+def _texture_file(obj: FbxNode, props: _Props) -> str | None:
+    paths = _texture_paths(obj, props)
+    return paths[0].rsplit("/", 1)[-1] if paths else None
+
+
+#: Material properties a base colour texture is connected to, most telling first (FBX SDK,
+#: Maya, 3ds Max physical and Blender exports). Other textures (normal, emissive, ...) come
+#: after them.
+DIFFUSE_SLOTS = (
+    "DiffuseColor",
+    "Diffuse",
+    "Maya|baseColor",
+    "3dsMax|Parameters|base_color_map",
+    "BaseColor",
+    "base_color",
+)
+#: Folders beside an FBX file where its texture files are looked for by name, besides the
+#: path the file gives and the FBX's own folder (``<name>.fbm`` is where the FBX SDK extracts
+#: embedded media).
+TEXTURE_FOLDERS = ("textures", "Textures", "texture", "images", "tex")
+
+
+#: Blend modes of a layered texture's layer that paint colour (FbxLayeredTexture::EBlendMode
+#: translucent, over, normal) rather than add to it or modulate it.
+COLOUR_BLENDS = (0, 4, 5)
+
+
+def _colour_layer(layers: list, modes: list[int]):
+    for layer, mode in zip(layers, modes, strict=False):
+        if mode in COLOUR_BLENDS:
+            return layer
+    return layers[0]
+
+
+def _slot_rank(slot: str | None) -> int:
+    return DIFFUSE_SLOTS.index(slot) if slot in DIFFUSE_SLOTS else len(DIFFUSE_SLOTS)
+
+
+def _texture_beside(folder: Path, stem: str, paths: list[str], cache: dict) -> bytes | None:
+    """The bytes of the first texture file found inside ``folder`` (never outside it): each
+    of ``paths`` relative to the folder, then each file name in the folder, in ``<stem>.fbm``
+    and in the ``TEXTURE_FOLDERS``."""
+    from part3d.io.meshes import read_texture
+
+    try:
+        folder = folder.resolve()
+    except (OSError, RuntimeError):
+        return None
+    names = [p.rsplit("/", 1)[-1] for p in paths]
+    candidates = [p for p in paths if not p.startswith("/") and ":" not in p]
+    for name in dict.fromkeys(names):
+        candidates += [name, f"{stem}.fbm/{name}"] + [f"{d}/{name}" for d in TEXTURE_FOLDERS]
+    for candidate in dict.fromkeys(candidates):
+        data = read_texture(folder, candidate, cache)
+        if data:
+            return data
     return None
 
 
 # --------------------------------------------------------------------------- scene
 
 
-def read_scene(doc: FbxDocument, source: str) -> Scene:
-    """Build the scene of ``doc``: one mesh per node that carries a mesh geometry."""
+def read_scene(doc: FbxDocument, source: str, folder: Path | None = None) -> Scene:
+    """Build the scene of ``doc``: one mesh per node that carries a mesh geometry. A texture
+    that is not embedded is read from ``folder`` (the FBX file's) when given."""
     objects = doc.find("Objects")
     if objects is None:
         raise EmptySceneError(f"{source}: the FBX file has no Objects section")
@@ -446,6 +509,8 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
     geometries: dict[object, FbxNode] = {}
     materials: dict[object, FbxNode] = {}
     textures: dict[object, FbxNode] = {}
+    layered: dict[object, list] = {}  # a layered texture's textures, in connection order
+    blend_modes: dict[object, list[int]] = {}  # and the blend mode of each layer
     order: list[object] = []
     seen_keys: set = set()
     settings: FbxNode | None = doc.find("GlobalSettings")
@@ -484,6 +549,12 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
             materials.setdefault(key, obj)
         elif obj.name in ("Texture", "Video"):
             textures.setdefault(key, obj)
+        elif obj.name == "LayeredTexture":
+            layered.setdefault(key, [])
+            modes = obj.find("BlendModes")
+            if modes is not None:
+                flat = np.concatenate([np.ravel(v) for v in modes.props]) if modes.props else []
+                blend_modes[key] = [int(m) for m in flat if isinstance(m, int | np.integer)]
 
     # Connections: child -> parent, in file order.
     node_geometry: dict[object, list] = {}
@@ -508,13 +579,24 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
         elif child in materials and parent in models:
             if child not in node_materials.setdefault(parent, []):
                 node_materials[parent].append(child)
-        elif child in textures and parent in materials:
-            material_textures.setdefault(parent, []).append(child)
+        elif (child in textures or child in layered) and parent in materials:
+            slot = c.props[3] if len(c.props) > 3 and isinstance(c.props[3], str) else None
+            material_textures.setdefault(parent, []).append((_slot_rank(slot), child))
+        elif child in textures and parent in layered:
+            layered[parent].append(child)
         elif child in textures and parent in textures:
             texture_videos.setdefault(parent, child)
     for key in order:
         if legacy and key in geometries:
             node_geometry[key] = [key]
+    # A layered texture stands for its first layer that paints colour over the others
+    # (blend mode translucent, over or normal), else its first layer.
+    for key, linked in material_textures.items():
+        material_textures[key] = [
+            (rank, _colour_layer(layered[t], blend_modes.get(t, [])) if t in layered else t)
+            for rank, t in linked
+            if t not in layered or layered[t]
+        ]
 
     # Cycles make no world transform: reject them up front. Each node is walked once: a walk
     # stops at a node an earlier walk cleared (O(n) for any hierarchy, chains included).
@@ -558,29 +640,34 @@ def read_scene(doc: FbxDocument, source: str) -> Scene:
         )
 
     material_cache: dict[object, Material] = {}
+    texture_files: dict = {}  # texture files read beside the FBX, by path
 
     def material_of(key) -> Material:
         if key not in material_cache:
             obj = materials[key]
-            tex = [
-                f
-                for f in (
-                    _texture_file(textures[t], _Props(_read_props(textures[t])))
-                    for t in material_textures.get(key, [])
-                )
-                if f
+            # The base colour texture first (stable: file order within a slot).
+            linked = [t for _, t in sorted(material_textures.get(key, []), key=lambda r: r[0])]
+            named = [
+                (t, _texture_paths(textures[t], _Props(_read_props(textures[t])))) for t in linked
             ]
-            material_cache[key] = _material(
-                obj, _Props(_read_props(obj), templates.get("Material", {})), tex
-            )
-            # An embedded image: the Content of the first texture's video.
-            for t in material_textures.get(key, []):
+            tex = [paths[0].rsplit("/", 1)[-1] for _, paths in named if paths]
+            material = _material(obj, _Props(_read_props(obj), templates.get("Material", {})), tex)
+            material_cache[key] = material
+            # An embedded image: the Content of the first texture's video; else the first
+            # texture's file, looked for beside the FBX.
+            for t, _ in named[:1]:
                 video = textures.get(texture_videos.get(t))
                 content = video.find("Content") if video is not None else None
                 data = content.value(0) if content is not None else None
                 if isinstance(data, bytes) and data:
-                    material_cache[key].image = data
-                    break
+                    material.image = data
+            if material.image is None and folder is not None and named and named[0][1]:
+                stem = Path(source).stem
+                paths = named[0][1]
+                video = textures.get(texture_videos.get(named[0][0]))
+                if video is not None:
+                    paths = paths + _texture_paths(video, _Props(_read_props(video)))
+                material.image = _texture_beside(folder, stem, paths, texture_files)
         return material_cache[key]
 
     geometry_cache: dict[object, _Geometry] = {}
