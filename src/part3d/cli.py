@@ -407,8 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--granularity",
         choices=("coarse", "balanced", "fine"),
         default="balanced",
-        help="how finely to cut when --parts is auto: coarse (about 3-6 parts on one "
-        "surface), balanced (6-15, default) or fine (15 and more)",
+        help="how finely to cut when --parts is auto: coarse (only the cuts nearly everyone "
+        "would make), balanced (default: the cuts most people make) or fine (also those "
+        "some would make). One surface typically gives 2-6, 3-15 and 6-18 parts",
     )
     p.add_argument(
         "--open",
