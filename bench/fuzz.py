@@ -208,6 +208,9 @@ def main() -> None:
         args.runs, args.seed, args.no_doc = 2000, 1, True
     if args.runs is None and args.seconds is None:
         args.seconds = 60
+    unknown = [t for t in args.targets.split(",") if t not in TARGETS]
+    if unknown:
+        ap.error(f"unknown target {unknown[0]!r} (choose from {', '.join(TARGETS)})")
     rows = []
     failed = False
     for name in args.targets.split(","):
