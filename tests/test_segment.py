@@ -157,6 +157,21 @@ def test_a_tiny_separate_piece_joins_its_nearest_part() -> None:
     assert labels.max() == 0
 
 
+def test_many_equal_objects_in_one_mesh_stay_apart(models: Path) -> None:
+    # 200 equal boxes in one mesh: each holds 0.5 % of the mesh, and none is a speck next to
+    # the others (they used to be all specks, and one part).
+    box = trimesh.creation.box(extents=(0.5, 0.5, 0.5))
+    boxes = [box.copy() for _ in range(200)]
+    for i, b in enumerate(boxes):
+        b.apply_translation((i % 10, (i // 10) % 10, i // 100))
+    labels = segment_mesh(_from_trimesh(trimesh.util.concatenate(boxes)), SegmentOptions())
+    assert labels.max() + 1 == 200
+    # The jeep's body mesh carries its roll bars and lights as separate objects: they are
+    # parts of their own (21 parts before, 35 now), never merged with the body.
+    seg = segment(load(models / "jeep1.fbx"))
+    assert seg.part_count == seg.tree.roots >= 30
+
+
 def test_separate_meshes_never_share_a_part(models: Path) -> None:
     """On a multi-mesh CAD model every mesh is at least one part, and no cut of the tree joins
     faces of two meshes or of two pieces."""

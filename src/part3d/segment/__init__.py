@@ -106,7 +106,8 @@ class SegmentOptions:
     neck: float = 1.0
     #: Leaves smaller than this fraction of their piece merge first.
     min_part_area: float = 0.01
-    #: Pieces smaller than this fraction of their mesh join the nearest larger piece.
+    #: Pieces smaller than this fraction of their mesh's largest piece join the nearest
+    #: larger piece.
     min_piece_area: float = 0.01
     #: ... and pieces smaller than this fraction of the whole model's area.
     min_speck: float = 0.001
@@ -278,8 +279,8 @@ class _MeshData:
         )
 
     def pieces(self, min_share: float, min_area: float) -> list[np.ndarray]:
-        """Triangle ids of each connected piece; specks (under ``min_share`` of the mesh's
-        area, or under ``min_area``) join the nearest larger piece. Largest first."""
+        """Triangle ids of each connected piece; specks (under ``min_share`` of the largest
+        piece's area, or under ``min_area``) join the nearest larger piece. Largest first."""
         t = len(self.welded)
         if t == 0:
             return []
@@ -287,8 +288,8 @@ class _MeshData:
         if n == 1:
             return [np.arange(t)]
         area = np.bincount(comp, weights=self.tri_area, minlength=n)
-        total = float(area.sum())
-        big = (area >= min_share * total) & (area >= min_area)
+        # Against the largest piece, not the mesh: a mesh of 200 equal objects keeps them.
+        big = (area >= min_share * float(area.max())) & (area >= min_area)
         big[int(np.argmax(area))] = True
         if not big.all():
             big_tris = np.flatnonzero(big[comp])
