@@ -285,7 +285,7 @@ def test_a_scans_noise_does_not_lure_the_recut_into_saw_teeth(monkeypatch) -> No
     # cheap to cut: weighed on raw normals with no floor, the re-cut wanders along that noise
     # (the armadillo's boundaries: 7.73; the rocker-arm's pad had teeth you could see). On
     # normals averaged over two proxy edges, with a fold costing at least a fifth of its
-    # length, they are a tenth shorter (6.96), with the same parts.
+    # length, they are a tenth shorter (6.97), with the same parts.
     import part3d.segment as seg_module
 
     scene = load(REAL / "armadillo.obj")
