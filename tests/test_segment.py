@@ -357,3 +357,16 @@ def test_empty_scene_segments_to_nothing() -> None:
 def test_unknown_granularity_is_refused() -> None:
     with pytest.raises(ValueError, match="granularity"):
         segment(Scene(), SegmentOptions(granularity="medium"))
+
+
+def test_one_surface_is_not_handed_back_whole_when_a_cut_is_more_likely_than_not() -> None:
+    """Balanced undoes the merges above 0.7; a single surface whose likeliest cut is between
+    the fine level (0.5) and 0.7 still gets that one cut (PSB cup 39, cross-validated: 0.69,
+    RI 0.31 whole and 0.115 in two). Several pieces, or a likeliest cut below 0.5, do not."""
+    from part3d.segment.tree import MergeTree
+
+    merges = np.array([[0, 1], [1, 2]])
+    one = MergeTree(3, 1, merges, np.array([0.69, 0.2]))
+    assert [one.auto_cuts(g, learned=True) for g in ("coarse", "balanced", "fine")] == [0, 1, 1]
+    assert MergeTree(3, 1, merges, np.array([0.45, 0.2])).auto_cuts("balanced", learned=True) == 0
+    assert MergeTree(4, 2, merges, np.array([0.69, 0.2])).auto_cuts("balanced", learned=True) == 0

@@ -10,7 +10,8 @@ A cut undoes the ``j`` highest merges of the whole model (``parts = roots + j``)
 
 * ``--parts N``: ``j = N - roots``;
 * automatic (a granularity), learned evidence (heights are the probability that people cut
-  there): every merge above the granularity's level (``LEARNED_LEVEL``); hand-made evidence:
+  there): every merge above the granularity's level (``LEARNED_LEVEL``; a single surface at
+  balanced at least its likeliest cut when that is above the fine level); hand-made evidence:
   the ``j`` where the evidence has its largest gap (in log scale) between the last merge undone
   and the first merge kept, within the granularity's band of evidence and leaning towards its
   typical count (``GRANULARITY``).
@@ -34,7 +35,8 @@ GRANULARITY = {
 }
 
 #: With the learned evidence (heights are the probability that people cut a boundary), each
-#: granularity undoes the merges above its level (at most its most cuts).
+#: granularity undoes the merges above its level (at most its most cuts); balanced cuts a
+#: single surface at least once when its likeliest cut is above the fine level.
 LEARNED_LEVEL = {"coarse": 0.85, "balanced": 0.7, "fine": 0.5}
 
 
@@ -85,7 +87,12 @@ class MergeTree:
         cap, target, level, width, lean = GRANULARITY[granularity]
         if learned:
             level = LEARNED_LEVEL[granularity] * scale
-            return int(min(np.count_nonzero(self.height > level), cap))
+            cuts = int(min(np.count_nonzero(self.height > level), cap))
+            if cuts == 0 and self.roots == 1 and granularity == "balanced" and len(self.height):
+                # One surface is not handed back whole when people would more likely than not
+                # cut it somewhere: its likeliest cut, if above the fine level.
+                cuts = int(self.height[0] > LEARNED_LEVEL["fine"] * scale)
+            return cuts
         j = self._gap_cut(cap, target, level * scale, width, lean)
         if granularity == "coarse":
             return min(j, self.auto_cuts("balanced", scale))
