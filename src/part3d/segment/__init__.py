@@ -22,9 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.cluster.vq import kmeans2
-from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from part3d.model import Mesh, Scene
@@ -39,7 +37,7 @@ from part3d.segment.graph import (
     weld,
 )
 from part3d.segment.grooves import Grooves
-from part3d.segment.refine import refine_boundaries, smooth_boundaries
+from part3d.segment.refine import near_boundaries, refine_boundaries, smooth_boundaries
 from part3d.segment.spectral import make_patches, spectral_embedding, split_disconnected, symmetric
 from part3d.segment.tree import (
     CREASE,
@@ -492,7 +490,9 @@ def _smooth_on_surface(
         if proxy_labels is None:
             band = np.arange(len(live))
         else:
-            near = _near_boundaries(proxy, proxy_labels[0], (smooth + fold_radius + 1) * coarse)
+            near = near_boundaries(
+                proxy_labels[0], proxy.pairs, proxy.centroids, (smooth + fold_radius + 1) * coarse
+            )
             band = np.flatnonzero(near[proxy_labels[1]])
         inside = np.full(len(live), -1, dtype=np.int64)
         inside[band] = np.arange(len(band))
@@ -508,21 +508,6 @@ def _smooth_on_surface(
     bend = concave_bend(pairs, normals, centroids)
     weight = length * (FOLD_FLOOR + (1.0 - FOLD_FLOOR) * np.exp(-bend / SMOOTH_BEND))
     return smooth_boundaries(labels, pairs, weight, centroids, smooth * coarse)
-
-
-def _near_boundaries(proxy, labels: np.ndarray, radius: float) -> np.ndarray:
-    """(q,) bool: the proxy faces within ``radius`` (through the centroids) of a face on a
-    boundary between ``labels``."""
-    a, b = proxy.pairs[:, 0], proxy.pairs[:, 1]
-    cross = labels[a] != labels[b]
-    q = len(labels)
-    if not cross.any():
-        return np.zeros(q, dtype=bool)
-    seeds = np.unique(np.concatenate([a[cross], b[cross]]))
-    step = np.linalg.norm(proxy.centroids[a] - proxy.centroids[b], axis=1) + 1e-300
-    graph = sp.coo_matrix((step, (a, b)), shape=(q, q)).tocsr()
-    dist = dijkstra(graph, directed=False, indices=seeds, min_only=True, limit=radius)
-    return np.isfinite(dist)
 
 
 _BOUNDARY_MODELS: dict[str, object] = {}

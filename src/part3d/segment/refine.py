@@ -187,12 +187,7 @@ def smooth_boundaries(
     seed_face = np.concatenate([ca, cb])
     seeds, first = np.unique(seed_face, return_index=True)
     seed_boundary = np.concatenate([boundary, boundary])[first]
-    step = np.linalg.norm(centroids[a] - centroids[b], axis=1) + 1e-300
-    graph = sp.coo_matrix((step, (a, b)), shape=(q, q)).tocsr()
-    dist, _, source = dijkstra(
-        graph, directed=False, indices=seeds, min_only=True, limit=width,
-        return_predecessors=True,
-    )  # fmt: skip
+    dist, source = _reach(pairs, centroids, seeds, width)
     near = np.isfinite(dist) & (source >= 0)
     owner = np.full(q, -1, dtype=np.int64)
     owner[near] = seed_boundary[np.searchsorted(seeds, source[near])]
@@ -223,3 +218,32 @@ def smooth_boundaries(
         if to_t is not None:
             out[free] = np.where(to_t, t, s)
     return _keep_largest_pieces(out, pairs, weight)
+
+
+def near_boundaries(
+    labels: np.ndarray, pairs: np.ndarray, centroids: np.ndarray, radius: float
+) -> np.ndarray:
+    """(q,) bool: the faces within ``radius`` (through the centroids) of a face on a boundary
+    between ``labels``."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    cross = labels[a] != labels[b]
+    if not cross.any():
+        return np.zeros(len(labels), dtype=bool)
+    seeds = np.unique(np.concatenate([a[cross], b[cross]]))
+    return np.isfinite(_reach(pairs, centroids, seeds, radius)[0])
+
+
+def _reach(
+    pairs: np.ndarray, centroids: np.ndarray, seeds: np.ndarray, radius: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (through adjacent faces' centroids) from the nearest of ``seeds`` to every
+    face, infinite beyond ``radius``, and that nearest seed (-9999 where none)."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    q = len(centroids)
+    step = np.linalg.norm(centroids[a] - centroids[b], axis=1) + 1e-300
+    graph = sp.coo_matrix((step, (a, b)), shape=(q, q)).tocsr()
+    dist, _, source = dijkstra(
+        graph, directed=False, indices=seeds, min_only=True, limit=radius,
+        return_predecessors=True,
+    )  # fmt: skip
+    return dist, source
