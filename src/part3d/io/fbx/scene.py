@@ -426,11 +426,6 @@ def _texture_paths(obj: FbxNode, props: _Props) -> list[str]:
     return out
 
 
-def _texture_file(obj: FbxNode, props: _Props) -> str | None:
-    paths = _texture_paths(obj, props)
-    return paths[0].rsplit("/", 1)[-1] if paths else None
-
-
 #: Material properties a base colour texture is connected to, most telling first (FBX SDK,
 #: Maya, 3ds Max physical and Blender exports). Other textures (normal, emissive, ...) come
 #: after them.
@@ -655,19 +650,18 @@ def read_scene(doc: FbxDocument, source: str, folder: Path | None = None) -> Sce
             material_cache[key] = material
             # An embedded image: the Content of the first texture's video; else the first
             # texture's file, looked for beside the FBX.
-            for t, _ in named[:1]:
-                video = textures.get(texture_videos.get(t))
+            if named:
+                first, paths = named[0]
+                video = textures.get(texture_videos.get(first))
                 content = video.find("Content") if video is not None else None
                 data = content.value(0) if content is not None else None
                 if isinstance(data, bytes) and data:
                     material.image = data
-            if material.image is None and folder is not None and named and named[0][1]:
-                stem = Path(source).stem
-                paths = named[0][1]
-                video = textures.get(texture_videos.get(named[0][0]))
-                if video is not None:
-                    paths = paths + _texture_paths(video, _Props(_read_props(video)))
-                material.image = _texture_beside(folder, stem, paths, texture_files)
+                elif folder is not None and paths:
+                    if video is not None:
+                        paths = paths + _texture_paths(video, _Props(_read_props(video)))
+                    stem = Path(source).stem
+                    material.image = _texture_beside(folder, stem, paths, texture_files)
         return material_cache[key]
 
     geometry_cache: dict[object, _Geometry] = {}
