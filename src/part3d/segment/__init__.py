@@ -435,7 +435,7 @@ def _segment_piece(
     live_leaf = leaf[mapping]
     if q < len(faces) and options.smooth > 0:
         live_leaf = _smooth_on_surface(
-            m, live, live_leaf, proxy, options.smooth, options.fold_radius, (leaf, mapping)
+            m, live, leaf, mapping, proxy, options.smooth, options.fold_radius
         )
     tri_leaf[pos] = live_leaf
     dead = np.flatnonzero(m.tri_area[piece] <= 0)
@@ -460,18 +460,19 @@ FOLD_STEPS = 24
 def _smooth_on_surface(
     m: _MeshData,
     live: np.ndarray,
-    labels: np.ndarray,
+    proxy_labels: np.ndarray,
+    mapping: np.ndarray,
     proxy,
     smooth: float,
-    fold_radius: float = 0.0,
-    proxy_labels: tuple[np.ndarray, np.ndarray] | None = None,
+    fold_radius: float,
 ) -> np.ndarray:
-    """Labels of the triangles ``live`` of a decimated surface, carried over from its proxy,
-    with each boundary re-cut at full resolution within ``smooth`` proxy edge lengths of where
-    it was (the carried-over boundary zigzags along the proxy's triangles). The cut prefers
-    short paths and concave folds, judged on normals averaged over ``fold_radius`` proxy edge
-    lengths (only near the boundaries: ``proxy_labels``, the proxy's labels and the proxy face
-    of each of ``live``, say where they are)."""
+    """Labels of the triangles ``live`` of a decimated surface, carried over from its proxy
+    (``proxy_labels[mapping]``: ``mapping`` is the proxy face of each of ``live``), with each
+    boundary re-cut at full resolution within ``smooth`` proxy edge lengths of where it was
+    (the carried-over boundary zigzags along the proxy's triangles). The cut prefers short
+    paths and concave folds, judged on normals averaged over ``fold_radius`` proxy edge
+    lengths near the boundaries."""
+    labels = proxy_labels[mapping]
     local = np.full(len(m.welded), -1, dtype=np.int64)
     local[live] = np.arange(len(live))
     pa, pb = local[m.graph.pairs[:, 0]], local[m.graph.pairs[:, 1]]
@@ -487,13 +488,9 @@ def _smooth_on_surface(
     pairs = np.stack([a, b], axis=1)
     coarse = float(np.median(proxy.length)) if len(proxy.length) else 0.0
     if fold_radius > 0:
-        if proxy_labels is None:
-            band = np.arange(len(live))
-        else:
-            near = near_boundaries(
-                proxy_labels[0], proxy.pairs, proxy.centroids, (smooth + fold_radius + 1) * coarse
-            )
-            band = np.flatnonzero(near[proxy_labels[1]])
+        reach = (smooth + fold_radius + 1) * coarse
+        near = near_boundaries(proxy_labels, proxy.pairs, proxy.centroids, reach)
+        band = np.flatnonzero(near[mapping])
         inside = np.full(len(live), -1, dtype=np.int64)
         inside[band] = np.arange(len(band))
         both = (inside[a] >= 0) & (inside[b] >= 0)
