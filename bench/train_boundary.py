@@ -152,7 +152,10 @@ def dataset(folder: Path, jobs: int) -> dict:
 def train(x: np.ndarray, y: np.ndarray, rounds: int):
     import lightgbm
 
-    return lightgbm.train(PARAMS, lightgbm.Dataset(x, y), num_boost_round=rounds)
+    # Features rounded to float32: the last bits of a float64 feature differ from one CPU's
+    # vector unit to another's (numpy's AVX-512 and AVX2 exp/log), and LightGBM writes its
+    # thresholds as midpoints of the values it saw; rounded, the file is the same everywhere.
+    return lightgbm.train(PARAMS, lightgbm.Dataset(x.astype(np.float32), y), num_boost_round=rounds)
 
 
 def score_model(job: tuple[str, str, dict, tuple[float, ...]]) -> list[dict]:
@@ -244,6 +247,9 @@ def main() -> None:
         help="train on these data folders (names; default: %(default)s); others are scored",
     )
     parser.add_argument("--save", action="store_true", help=f"train on all, write {MODEL_FILE}")
+    parser.add_argument(
+        "--out", type=Path, default=MODEL_FILE, help="where --save writes (default: the package's)"
+    )
     args = parser.parse_args()
     overrides = {}
     for item in args.set:
@@ -280,8 +286,8 @@ def main() -> None:
     if args.save:
         x = np.concatenate([d["x"] for d in training.values()])
         y = np.concatenate([d["y"] for d in training.values()])
-        train(x, y, args.rounds).save_model(str(MODEL_FILE))
-        print(f"wrote {MODEL_FILE} ({MODEL_FILE.stat().st_size / 1e3:.0f} kB) from "
+        train(x, y, args.rounds).save_model(str(args.out))
+        print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB) from "
               f"{', '.join(training)}")  # fmt: skip
 
 

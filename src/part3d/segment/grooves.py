@@ -65,7 +65,8 @@ class Grooves:
 
     ``midpoints`` (e, 3), ``tangents`` (e, 3) unit, ``length`` (e,) of every proxy edge;
     ``crease`` (e,) bool: the edges that are concave creases; ``assembly``: the surface is one
-    mesh of several (the last groove of a series is damped too)."""
+    mesh of several (the last groove of a series is damped too); ``ends`` (e, 2): each edge's
+    vertices, to test a boundary of several loops loop by loop."""
 
     def __init__(
         self,
@@ -74,8 +75,11 @@ class Grooves:
         length: np.ndarray,
         crease: np.ndarray,
         assembly: bool = False,
+        ends: np.ndarray | None = None,
     ):
         self.midpoints = midpoints
+        #: (e, 2) vertex ids of every edge (None: a boundary is tested as one loop).
+        self.ends = ends
         self.tangents = tangents
         self.length = length
         self.crease_ids = np.flatnonzero(crease)
@@ -144,12 +148,40 @@ class Grooves:
         d = b - a
         length = np.linalg.norm(d, axis=1)
         tangents = d / np.maximum(length, 1e-300)[:, None]
-        return cls(0.5 * (a + b), tangents, length, crease, assembly)
+        return cls(0.5 * (a + b), tangents, length, crease, assembly, proxy.edges)
 
     def factor(self, edge_ids: np.ndarray) -> float:
         """``DAMP`` if the boundary made of ``edge_ids`` is one of a series of grooves, else
-        1."""
+        1. A boundary of several loops (a finned block whose two end flanges are one segment
+        through the bore: a loop at each end of the series) is damped when loops holding
+        ``ZONE_SHARE`` of its length each are."""
         if len(edge_ids) < 3 or len(self.crease_ids) == 0:
+            return 1.0
+        loops = self._loops(edge_ids)
+        if len(loops) > 1:
+            total = float(self.length[edge_ids].sum())
+            damped = sum(float(self.length[e].sum()) for e in loops if self._factor(e) < 1.0)
+            return DAMP if total > 0 and damped >= ZONE_SHARE * total else 1.0
+        return self._factor(edge_ids)
+
+    def _loops(self, edge_ids: np.ndarray) -> list[np.ndarray]:
+        """The boundary's edges by connected loop (edges sharing a vertex)."""
+        if self.ends is None or len(edge_ids) < 2:
+            return [edge_ids]
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        verts, inverse = np.unique(self.ends[edge_ids], return_inverse=True)
+        inverse = inverse.reshape(-1, 2)
+        n = len(verts)
+        g = coo_matrix((np.ones(len(inverse)), (inverse[:, 0], inverse[:, 1])), shape=(n, n))
+        _, comp = connected_components(g, directed=False)
+        loop = comp[inverse[:, 0]]
+        return [edge_ids[loop == c] for c in np.unique(loop)]
+
+    def _factor(self, edge_ids: np.ndarray) -> float:
+        """``factor`` of one connected loop."""
+        if len(edge_ids) < 3:
             return 1.0
         lb = self.length[edge_ids]
         total = float(lb.sum())

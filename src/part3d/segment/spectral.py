@@ -69,6 +69,10 @@ def spectral_embedding(w: sp.csr_matrix, k: int) -> np.ndarray:
         except ArpackNoConvergence:
             _, vecs = eigh(lap.toarray(), subset_by_index=[0, k])
     emb = vecs[:, 1 : k + 1] * inv[:, None]
+    # A node without neighbours (a proxy component of one patch) has only rounding noise in
+    # these vectors, which 1/sqrt(degree) blows up into a random direction that differs from
+    # one CPU to the next: it gets no direction (its own leaf anyway, being disconnected).
+    emb[deg <= 0] = 0.0
     norm = np.linalg.norm(emb, axis=1, keepdims=True)
     return np.divide(emb, norm, out=np.zeros_like(emb), where=norm > 0)
 
