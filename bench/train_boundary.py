@@ -19,7 +19,7 @@ remeshed versions share their id, so they share a fold) with ``evidence="learned
 each ``--scales`` times the balanced level; the Rand Index error, GCE, median part count and
 weakest categories are printed per folder and scale. ``--save`` trains on every model of the
 ``--train`` folders and writes the package's ``segment/boundary_model.txt`` (deterministic:
-one thread, fixed seed). data/real is never used.
+one thread, fixed seeds). data/real is never used.
 """
 
 from __future__ import annotations
@@ -64,13 +64,15 @@ PARAMS = {
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 1.0,
-    "seed": 7,
     "deterministic": True,
     "force_row_wise": True,
     "num_threads": 1,
     "verbose": -1,
 }
 ROUNDS = 300
+#: One booster per bagging seed, their probabilities averaged: a single booster's borderline
+#: boundaries (a probability near the balanced level) moved with its seed.
+SEEDS = (1, 2, 3, 4, 5)
 
 
 def model_rows(path: str) -> dict:
@@ -150,12 +152,23 @@ def dataset(folder: Path, jobs: int) -> dict:
 
 
 def train(x: np.ndarray, y: np.ndarray, rounds: int):
+    """A ``BoundaryModel`` of one booster per seed of ``SEEDS``."""
     import lightgbm
+
+    from part3d.segment import BoundaryModel
 
     # Features rounded to float32: the last bits of a float64 feature differ from one CPU's
     # vector unit to another's (numpy's AVX-512 and AVX2 exp/log), and LightGBM writes its
     # thresholds as midpoints of the values it saw; rounded, the file is the same everywhere.
-    return lightgbm.train(PARAMS, lightgbm.Dataset(x.astype(np.float32), y), num_boost_round=rounds)
+    data = x.astype(np.float32)
+    return BoundaryModel(
+        [
+            lightgbm.train(
+                {**PARAMS, "seed": seed}, lightgbm.Dataset(data, y), num_boost_round=rounds
+            )
+            for seed in SEEDS
+        ]
+    )
 
 
 def score_model(job: tuple[str, str, dict, tuple[float, ...]]) -> list[dict]:
@@ -224,7 +237,7 @@ def fold_models(
             xs.append(d["x"][rows])
             ys.append(d["y"][rows])
         file = out / f"fold{f}.txt"
-        train(np.concatenate(xs), np.concatenate(ys), rounds).save_model(str(file))
+        train(np.concatenate(xs), np.concatenate(ys), rounds).save(file)
         files[f] = str(file)
     return {m: files[f] for m, f in fold.items()}
 
@@ -286,7 +299,7 @@ def main() -> None:
     if args.save:
         x = np.concatenate([d["x"] for d in training.values()])
         y = np.concatenate([d["y"] for d in training.values()])
-        train(x, y, args.rounds).save_model(str(args.out))
+        train(x, y, args.rounds).save(args.out)
         print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB) from "
               f"{', '.join(training)}")  # fmt: skip
 

@@ -507,16 +507,44 @@ def _smooth_on_surface(
     return smooth_boundaries(labels, pairs, weight, centroids, smooth * coarse)
 
 
-_BOUNDARY_MODELS: dict[str, object] = {}
+_BOUNDARY_MODELS: dict[str, BoundaryModel] = {}
 
 
-def boundary_model(path: str = ""):
-    """The LightGBM booster of the learned boundary evidence (loaded once per process)."""
-    if path not in _BOUNDARY_MODELS:
+class BoundaryModel:
+    """Learned boundary evidence: the mean probability of a few LightGBM boosters trained alike
+    but for their bagging seed (one booster's borderline boundaries moved with its seed: a
+    finned cylinder or a potion's handles cut by one seed and whole by the next)."""
+
+    #: The line that starts each booster after the first in a file of several.
+    SEPARATOR = "# part3d: next booster"
+
+    def __init__(self, boosters: list) -> None:
+        self.boosters = boosters
+
+    @classmethod
+    def load(cls, path: str) -> BoundaryModel:
         import lightgbm
 
+        text = Path(path).read_text()
+        parts = [p for p in text.split(cls.SEPARATOR + "\n") if p.strip()]
+        return cls([lightgbm.Booster(model_str=p) for p in parts])
+
+    def save(self, path: str | Path) -> None:
+        text = (self.SEPARATOR + "\n").join(b.model_to_string() for b in self.boosters)
+        Path(path).write_text(text)
+
+    def num_feature(self) -> int:
+        return self.boosters[0].num_feature()
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return np.mean([b.predict(rows, num_threads=1) for b in self.boosters], axis=0)
+
+
+def boundary_model(path: str = "") -> BoundaryModel:
+    """The learned boundary evidence (loaded once per process): ``path`` or the package's."""
+    if path not in _BOUNDARY_MODELS:
         file = path or str(Path(__file__).with_name("boundary_model.txt"))
-        _BOUNDARY_MODELS[path] = lightgbm.Booster(model_file=file)
+        _BOUNDARY_MODELS[path] = BoundaryModel.load(file)
     return _BOUNDARY_MODELS[path]
 
 

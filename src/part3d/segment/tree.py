@@ -305,7 +305,7 @@ def build_piece_merges(
                     for row, (s, t) in zip(rows, pairs, strict=True)
                 )
             if mode == "learned":
-                raw = model.predict(np.asarray(rows, dtype=float), num_threads=1).tolist()
+                raw = model.predict(np.asarray(rows, dtype=float)).tolist()
         out = []
         for (s, t), e in zip(pairs, raw, strict=True):
             small = min(area[s], area[t])
