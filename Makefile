@@ -7,12 +7,15 @@ SHARED ?= $(abspath ../shared)
 MODELS := $(SHARED)/data/models
 OUT ?= out
 
-.PHONY: run split-demo test setup lint format bench clean
+.PHONY: run split-demo test setup lint format bench clean constraints
 
 # Debian packages the preview needs for headless OpenGL (EGL); installed when missing.
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every package the venv holds (pip freeze): the labels, and the
+# boundary model that tests/test_segment.py rebuilds byte for byte, depend on numpy, scipy and
+# LightGBM's exact arithmetic. Refresh it on purpose: `make constraints`.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing $$missing"; \
@@ -21,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]' -c constraints.txt
 	@touch $@
 
 # Tencent's Node.js SDK, a client in the service tests.
@@ -61,3 +64,8 @@ bench: setup
 
 clean:
 	rm -rf $(OUT) bench/out .pytest_cache
+
+# Pin what the venv holds now (after upgrading a dependency on purpose; then rebuild the
+# boundary model: .venv/bin/python bench/train_boundary.py --no-cv --save).
+constraints: $(VENV)/.installed
+	$(PY) -m pip freeze --exclude-editable | grep -v '^part3d' > constraints.txt
