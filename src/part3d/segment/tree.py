@@ -153,7 +153,6 @@ FEATURES = (
     "small_enclosed",
     "large_enclosed",
     "log_hand_evidence",
-    "bridge",
 )
 
 
@@ -166,14 +165,11 @@ def pair_features(
     scale: float,
     share: float,
     hand: float,
-    bridge: bool = True,
 ) -> list[float]:
     """The ``FEATURES`` of one boundary: ``st`` its summed ``STATS``; per side (smaller area
     first) the area (fraction of the piece), mean thickness, area-weighted normal sum and
     internal perimeter; ``scale`` the piece's sqrt(area) in the units of the lengths;
-    ``share`` the piece's fraction of the model's area; ``hand`` the hand-made evidence;
-    ``bridge``: the two sides are joined only by this boundary (a limb at a joint), not also
-    through other segments (a handle cut in the middle, two patches of a surface)."""
+    ``share`` the piece's fraction of the model's area; ``hand`` the hand-made evidence."""
     length = max(st[STAT_LENGTH], 1e-300)
     (sa, la), (ts, tl), (ns, nl), (ps, pl) = areas, thick, normals, perimeters
     ms = np.linalg.norm(ns)
@@ -198,7 +194,6 @@ def pair_features(
         length / max(ps, 1e-300),
         length / max(pl, 1e-300),
         float(np.log(max(hand, 1e-6))),
-        float(bridge),
     ]
 
 
@@ -289,7 +284,6 @@ def build_piece_merges(
     def evidence(pairs: list[tuple[int, int]]) -> list[float]:
         raw = [hand(s, t, links[s][t]) for s, t in pairs]
         if need_features and pairs:
-            bridges = _bridges(links, alive)
             rows = []
             for (s, t), h in zip(pairs, raw, strict=True):
                 a, b = (s, t) if area[s] <= area[t] else (t, s)
@@ -303,7 +297,6 @@ def build_piece_merges(
                         scale,
                         share,
                         h,
-                        (min(s, t), max(s, t)) in bridges,
                     )
                 )
             if trace is not None:
@@ -375,37 +368,6 @@ def build_piece_merges(
         merges.append((rep[rest[0]], rep[t]))
         heights.append(0.0)
     return merges, heights
-
-
-def _bridges(links: list[dict], alive: set[int]) -> set[tuple[int, int]]:
-    """The boundaries (s < t) of the segment graph whose removal disconnects it (Tarjan's
-    low-link, iterative)."""
-    order: dict[int, int] = {}
-    low: dict[int, int] = {}
-    out: set[tuple[int, int]] = set()
-    for root in sorted(alive):
-        if root in order:
-            continue
-        order[root] = low[root] = len(order)
-        stack = [(root, -1, iter(links[root]))]
-        while stack:
-            node, parent, it = stack[-1]
-            child = next(it, None)
-            if child is None:
-                stack.pop()
-                if parent >= 0:
-                    low[parent] = min(low[parent], low[node])
-                    if low[node] > order[parent]:
-                        out.add((min(node, parent), max(node, parent)))
-                continue
-            if child == parent:
-                continue
-            if child in order:
-                low[node] = min(low[node], order[child])
-            else:
-                order[child] = low[child] = len(order)
-                stack.append((child, node, iter(links[child])))
-    return out
 
 
 def assemble(
