@@ -252,6 +252,37 @@ def test_a_series_of_grooves_is_texture_but_each_groove_alone_would_be_a_cut() -
     assert cut.max() >= 7
 
 
+def test_a_boundary_at_both_ends_of_a_series_is_tested_loop_by_loop() -> None:
+    """In an assembly, a segment holding both end flanges of a finned cylinder (joined
+    through its bore) meets the fins in two loops, one at each end of the series. Each loop is
+    the last groove of a series, and together they are one boundary whose points are no plane:
+    it is damped because its loops are (2CylinderEngine's body_2 was cut there)."""
+    from part3d.segment.grooves import DAMP, Grooves
+
+    turns, sections = 8, 48
+    angle = np.linspace(0.0, 2 * np.pi, sections, endpoint=False)
+    ring = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    vertices = np.concatenate(
+        [np.column_stack([ring, np.full(sections, 0.1 * k)]) for k in range(turns)]
+    )
+    i = np.arange(sections)
+    ends = np.concatenate([np.stack([k * sections + i, k * sections + (i + 1) % sections], 1)
+                           for k in range(turns)])  # fmt: skip
+    a, b = vertices[ends[:, 0]], vertices[ends[:, 1]]
+    length = np.linalg.norm(b - a, axis=1)
+    grooves = Grooves(
+        0.5 * (a + b), (b - a) / length[:, None], length, np.ones(len(ends), dtype=bool),
+        assembly=True, ends=ends,
+    )  # fmt: skip
+    first, last = np.arange(sections), np.arange((turns - 1) * sections, turns * sections)
+    assert grooves.factor(first) == DAMP
+    assert grooves.factor(last) == DAMP
+    assert grooves.factor(np.concatenate([first, last])) == DAMP
+    # Without the edges' vertices the two loops are one point set, and no groove.
+    one_set = Grooves(grooves.midpoints, grooves.tangents, length, grooves._slot >= 0, True)
+    assert one_set.factor(np.concatenate([first, last])) == 1.0
+
+
 def test_faces_without_area_take_a_neighbours_part(tmp_path: Path) -> None:
     path = tmp_path / "mixed.obj"
     path.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\nf 1 2 3\nf 2 4 3\nl 1 4\n")
