@@ -270,16 +270,15 @@ def test_a_boundary_at_both_ends_of_a_series_is_tested_loop_by_loop() -> None:
                            for k in range(turns)])  # fmt: skip
     a, b = vertices[ends[:, 0]], vertices[ends[:, 1]]
     length = np.linalg.norm(b - a, axis=1)
-    grooves = Grooves(
-        0.5 * (a + b), (b - a) / length[:, None], length, np.ones(len(ends), dtype=bool),
-        assembly=True, ends=ends,
-    )  # fmt: skip
+    midpoints, tangents = 0.5 * (a + b), (b - a) / length[:, None]
+    crease = np.ones(len(ends), dtype=bool)
+    grooves = Grooves(midpoints, tangents, length, crease, assembly=True, ends=ends)
     first, last = np.arange(sections), np.arange((turns - 1) * sections, turns * sections)
     assert grooves.factor(first) == DAMP
     assert grooves.factor(last) == DAMP
     assert grooves.factor(np.concatenate([first, last])) == DAMP
     # Without the edges' vertices the two loops are one point set, and no groove.
-    one_set = Grooves(grooves.midpoints, grooves.tangents, length, grooves._slot >= 0, True)
+    one_set = Grooves(midpoints, tangents, length, crease, assembly=True)
     assert one_set.factor(np.concatenate([first, last])) == 1.0
 
 

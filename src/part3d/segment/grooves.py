@@ -22,6 +22,8 @@ turn around.
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from part3d.model import plane_basis
 
@@ -168,9 +170,6 @@ class Grooves:
         """The boundary's edges by connected loop (edges sharing a vertex)."""
         if self.ends is None or len(edge_ids) < 2:
             return [edge_ids]
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
         verts, inverse = np.unique(self.ends[edge_ids], return_inverse=True)
         inverse = inverse.reshape(-1, 2)
         n = len(verts)
