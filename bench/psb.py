@@ -237,6 +237,8 @@ def render(results: list[dict], overrides: dict, subset: str, data: str = "") ->
 def _parse_value(value: str):
     if value == "None":
         return None
+    if value in ("True", "False"):
+        return value == "True"
     for kind in (int, float):
         try:
             return kind(value)

@@ -27,6 +27,12 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "real"
 DEFAULT_OUT = Path(os.environ.get("PART3D_CACHE", Path.home() / ".cache" / "part3d")) / "real"
 
 
+def _bool(value: str) -> bool:
+    if value not in ("True", "False"):
+        raise ValueError(f"{value!r} is not True or False")
+    return value == "True"
+
+
 def _child(model: str, out: str, granularity: str, sets: list[str]) -> None:
     """Run in the child: split one model, print the summary as JSON."""
     from dataclasses import fields, replace
@@ -38,7 +44,9 @@ def _child(model: str, out: str, granularity: str, sets: list[str]) -> None:
     types = {f.name: f.type for f in fields(SegmentOptions)}
     for item in sets:
         name, value = item.split("=", 1)
-        kind = {"int": int, "float": float, "str": str}.get(str(types[name]).split()[0], float)
+        kind = {"int": int, "float": float, "str": str, "bool": _bool}.get(
+            str(types[name]).split()[0], float
+        )
         seg = replace(seg, **{name: kind(value)})
     result = run(model, out, PipelineOptions(formats=("png", "json"), segment=seg))
     print(json.dumps({"parts": len(result.parts), "seconds": sum(result.timings.values()),
