@@ -87,8 +87,9 @@ def model_rows(path: str) -> dict:
     trace: list = []
     # Labelled on the leaves as the proxy draws them: the full-resolution re-cut of their
     # boundaries (``smooth``) is no part of what the evidence decides, nor is the damping of
-    # a series of grooves (``grooves``), applied on top of whatever evidence.
-    options = SegmentOptions(evidence="crease", smooth=0, grooves=False)
+    # a series of grooves (``grooves``) or of a handle's waist (``handles``), applied on top of
+    # whatever evidence.
+    options = SegmentOptions(evidence="crease", smooth=0, grooves=False, handles=False)
     seg = segment(Scene([psb_mesh(z)]), options, _trace=trace)
     leaf_of_face = seg.leaves[0]
     area = seg.areas[0]

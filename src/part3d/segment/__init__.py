@@ -48,6 +48,7 @@ from part3d.segment.tree import (
     STAT_CONVEX,
     STAT_CREASE,
     STAT_LENGTH,
+    STAT_MID,
     STAT_THIN,
     STAT_WEAK,
     STATS,
@@ -121,6 +122,10 @@ class SegmentOptions:
     #: A boundary that is one of a series of parallel grooves (fins, flutes, threads) is
     #: texture: its evidence is damped (``grooves``). False: every groove is evidence.
     grooves: bool = True
+    #: A boundary across a handle (a chain of two segments joined to the rest at both ends,
+    #: a cup's or a bottle's handle cut at its waist) is weaker evidence: people keep a handle
+    #: whole. False: no such damping.
+    handles: bool = True
 
 
 @dataclass
@@ -406,6 +411,8 @@ def _segment_piece(
     stats[:, STAT_CONVEX] = length * proxy.convex[cross]
     pc = proxy.pairs[cross]
     stats[:, STAT_THIN] = length * np.minimum(sdf[pc[:, 0]], sdf[pc[:, 1]])
+    middle = 0.5 * (proxy.centroids[pc[:, 0]] + proxy.centroids[pc[:, 1]])
+    stats[:, STAT_MID : STAT_MID + 3] = length[:, None] * middle
     leaf_normal = np.stack(
         [np.bincount(leaf, weights=proxy.normals[:, i] * frac, minlength=n_leaf) for i in range(3)],
         axis=1,
@@ -428,6 +435,7 @@ def _segment_piece(
         grooves=Grooves.of_proxy(proxy, proxy.concave > CREASE, assembly)
         if options.grooves
         else None,
+        handles=options.handles,
     )
     # Back to the piece's triangles (dead ones: the nearest live triangle's leaf).
     tri_leaf = np.zeros(len(piece), dtype=np.int64)

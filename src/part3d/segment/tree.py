@@ -129,7 +129,9 @@ class MergeTree:
 #: shape diameter (relative to the diagonal).
 (STAT_LENGTH, STAT_CONCAVE, STAT_WEAK, STAT_ABOVE, STAT_CONCAVE2, STAT_CREASE, STAT_CONVEX,
  STAT_THIN) = range(8)  # fmt: skip
-STATS = 8
+#: ... and length times the position of its edges (three columns from ``STAT_MID``).
+STAT_MID = 8
+STATS = 11
 CREASE = 10.0
 
 #: The features of a boundary between two segments that a learned evidence model reads
@@ -214,6 +216,7 @@ def build_piece_merges(
     trace: list | None = None,
     pair_edges: np.ndarray | None = None,
     grooves=None,
+    handles: bool = False,
 ) -> tuple[list[tuple[int, int]], list[float]]:
     """Best-first merging of the leaves of one piece (local ids ``0..k-1``).
 
@@ -230,8 +233,9 @@ def build_piece_merges(
     ``model`` (a LightGBM booster over ``FEATURES``). ``trace`` (a list) receives every boundary
     considered: (features, leaves of one side, leaves of the other). ``grooves`` (a
     ``grooves.Grooves``, with ``pair_edges`` (e,) the proxy edge of each row of ``pair_leaves``)
-    damps the evidence of a boundary that is one of a series of parallel grooves. Returns the
-    merges as pairs of leaves and their monotone heights, in merge order."""
+    damps the evidence of a boundary that is one of a series of parallel grooves. ``handles``
+    damps (``HANDLE_DAMP``) the evidence of a boundary across a handle (``_across_handle``).
+    Returns the merges as pairs of leaves and their monotone heights, in merge order."""
     k = len(leaf_area)
     area = leaf_area.astype(float).copy()
     thick_sum = leaf_thickness * area
@@ -318,15 +322,21 @@ def build_piece_merges(
         return out
 
     start = [(s, t) for s in range(k) for t in links[s] if s < t]
-    heap = [(e, s, t, 0, 0) for e, (s, t) in zip(evidence(start), start, strict=True)]
+    heap = [(e, s, t, 0, 0, False) for e, (s, t) in zip(evidence(start), start, strict=True)]
     heapq.heapify(heap)
     merges: list[tuple[int, int]] = []
     heights: list[float] = []
     level = 0.0
     while heap and len(alive) > 1:
-        e, s, t, vs, vt = heapq.heappop(heap)
+        e, s, t, vs, vt, damped = heapq.heappop(heap)
         if s not in alive or t not in alive or version[s] != vs or version[t] != vt:
             continue  # stale
+        if handles and not damped and _across_handle(links, area, s, t):
+            # Whether a boundary runs across a handle changes as other segments merge (it
+            # only becomes true), so it is tested when the boundary comes up, not when its
+            # evidence was measured.
+            heapq.heappush(heap, (e * HANDLE_DAMP, s, t, vs, vt, True))
+            continue
         level = max(level, e)
         merges.append((rep[s], rep[t]))
         heights.append(level)
@@ -360,7 +370,7 @@ def build_piece_merges(
         version[s] += 1
         nbrs = [(min(s, u), max(s, u)) for u in links[s]]
         for ev, (a, b) in zip(evidence(nbrs), nbrs, strict=True):
-            heapq.heappush(heap, (ev, a, b, version[a], version[b]))
+            heapq.heappush(heap, (ev, a, b, version[a], version[b], False))
     # Leaves with no boundary to the rest (specks that joined this piece) join the largest
     # segment, with no evidence against it.
     rest = sorted(alive, key=lambda x: (-area[x], x))
@@ -368,6 +378,61 @@ def build_piece_merges(
         merges.append((rep[rest[0]], rep[t]))
         heights.append(0.0)
     return merges, heights
+
+
+#: The factor on the evidence of a boundary across a handle.
+HANDLE_DAMP = 0.5
+#: The most segments a segment of a handle borders (the other half of the handle included).
+HANDLE_DEGREE = 3
+#: The largest share of the piece's area either segment of a handle may hold.
+HANDLE_AREA = 0.1
+#: How much longer than straight the way from one end of a handle to the other through the
+#: boundary may be.
+HANDLE_DETOUR = 2.0
+#: The shortest a cut across a handle is, as a fraction of where either side meets its end.
+HANDLE_WAIST = 0.5
+
+
+def _across_handle(links: list[dict], area: np.ndarray, s: int, t: int) -> bool:
+    """Whether the boundary between segments ``s`` and ``t`` cuts a handle across:
+
+    * each of the two borders at most two segments besides the other, and all those (the
+      handle's ends) still meet when ``s`` and ``t`` are taken away (a limb cut at its joint
+      does not: the hand meets the body only through the arm; nor does a bottle's neck cut
+      from its ring: the stopper hangs from the ring alone);
+    * the two are small (``HANDLE_AREA`` of the piece each at most);
+    * they lie in series: the boundary between them goes round the handle, as long as
+      ``HANDLE_WAIST`` times the shorter of where each meets its ends at least, and lies on
+      the way from one of those to the other (``HANDLE_DETOUR``). Two fingers that touch side
+      by side meet along a shorter boundary, which lies beside the way."""
+    if not 2 <= len(links[s]) <= HANDLE_DEGREE or not 2 <= len(links[t]) <= HANDLE_DEGREE:
+        return False
+    if max(area[s], area[t]) > HANDLE_AREA:
+        return False
+    ends = (set(links[s]) | set(links[t])) - {s, t}
+    x = next(iter(ends))
+    seen, todo = {s, t, x}, [x]
+    while todo:
+        for u in links[todo.pop()]:
+            if u not in seen:
+                seen.add(u)
+                todo.append(u)
+    if not ends <= seen:
+        return False
+
+    def middle(stats: list[np.ndarray]) -> np.ndarray:
+        total = sum(stats)
+        return total[STAT_MID : STAT_MID + 3] / max(total[STAT_LENGTH], 1e-300)
+
+    at_s = [st for u, st in links[s].items() if u != t]
+    at_t = [st for u, st in links[t].items() if u != s]
+    # Across, not along: the cut goes round the handle as far as where it meets its ends.
+    waist = links[s][t][STAT_LENGTH]
+    if waist < HANDLE_WAIST * min(sum(at_s)[STAT_LENGTH], sum(at_t)[STAT_LENGTH]):
+        return False
+    here, end_s, end_t = middle([links[s][t]]), middle(at_s), middle(at_t)
+    way = np.linalg.norm(end_s - here) + np.linalg.norm(here - end_t)
+    return bool(way <= HANDLE_DETOUR * np.linalg.norm(end_s - end_t))
 
 
 def assemble(
