@@ -102,6 +102,22 @@ def test_boundary_model_is_what_its_training_script_makes(tmp_path: Path) -> Non
     assert out.read_bytes() == packaged.read_bytes()
 
 
+def test_labels_are_those_recorded_for_every_psb_and_real_model() -> None:
+    """Every PSB and real model gets the labels recorded in ``tests/label_digests.json`` (by
+    ``bench/label_digests.py --write``, on the machine of the last segmentation change), with
+    numpy's other vector kernels: a machine whose labels differ fails here, naming the
+    models. A segmentation change that moves labels must record them again."""
+    root = Path(__file__).resolve().parents[1]
+    env = {"PATH": "/usr/bin:/bin", **OTHER_CPU}
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench" / "label_digests.py"),
+         "--check", str(root / "tests" / "label_digests.json"), "--jobs", "2"],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "202 of 202 models the same" in proc.stdout
+
+
 def test_parts_are_numbered_by_decreasing_area() -> None:
     mesh, _ = _psb_mesh(101)  # a chair
     labels = segment_mesh(mesh, SegmentOptions())
