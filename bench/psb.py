@@ -24,13 +24,14 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+from options import segment_overrides  # noqa: E402
 from psb_metrics import (  # noqa: E402
     MeshGeometry,
     consistency_errors,
@@ -234,19 +235,6 @@ def render(results: list[dict], overrides: dict, subset: str, data: str = "") ->
     return "\n".join(lines) + "\n"
 
 
-def _parse_value(value: str):
-    if value == "None":
-        return None
-    if value in ("True", "False"):
-        return value == "True"
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -277,13 +265,10 @@ def main() -> None:
 
     from part3d.segment import SegmentOptions
 
-    kinds = {f.name: f.type for f in fields(SegmentOptions)}
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        if name not in kinds:
-            parser.error(f"unknown option {name!r} (SegmentOptions has {', '.join(kinds)})")
-        overrides[name] = _parse_value(value)
+    try:
+        overrides = segment_overrides(args.set)
+    except ValueError as err:
+        parser.error(str(err))
     paths = sorted(args.data.glob("*.npz"), key=lambda p: int(p.stem))
     if args.subset != "all":
         want = 1 if args.subset == "tune" else 3

@@ -21,33 +21,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+from options import segment_overrides  # noqa: E402
 from report import write_section  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "real"
 DEFAULT_OUT = Path(os.environ.get("PART3D_CACHE", Path.home() / ".cache" / "part3d")) / "real"
 
 
-def _bool(value: str) -> bool:
-    if value not in ("True", "False"):
-        raise ValueError(f"{value!r} is not True or False")
-    return value == "True"
-
-
 def _child(model: str, out: str, granularity: str, sets: list[str]) -> None:
     """Run in the child: split one model, print the summary as JSON."""
-    from dataclasses import fields, replace
+    from dataclasses import replace
 
     from part3d.pipeline import PipelineOptions, run
     from part3d.segment import SegmentOptions
 
-    seg = SegmentOptions(granularity=granularity)
-    types = {f.name: f.type for f in fields(SegmentOptions)}
-    for item in sets:
-        name, value = item.split("=", 1)
-        kind = {"int": int, "float": float, "str": str, "bool": _bool}.get(
-            str(types[name]).split()[0], float
-        )
-        seg = replace(seg, **{name: kind(value)})
+    seg = replace(SegmentOptions(granularity=granularity), **segment_overrides(sets))
     result = run(model, out, PipelineOptions(formats=("png", "json"), segment=seg))
     print(json.dumps({"parts": len(result.parts), "seconds": sum(result.timings.values()),
                       "timings": result.timings, "png": str(result.outputs["png"])}))  # fmt: skip
@@ -103,6 +91,10 @@ def main() -> None:
     if args.child:
         _child(args.child, str(args.out), args.granularity, args.set)
         return
+    try:
+        segment_overrides(args.set)  # a wrong --set is said once, not as every model's error
+    except ValueError as err:
+        ap.error(str(err))
     manifest = json.loads((args.data / "manifest.json").read_text())
     rows = []
     for entry in manifest:

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
+from options import segment_overrides  # noqa: E402
 from psb_metrics import consistency_errors, rand_index_error  # noqa: E402
 
 from part3d.segment.tree import FEATURES  # noqa: E402
@@ -266,12 +267,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     overrides = {}
-    for item in args.set:
-        k, v = item.split("=", 1)
-        try:
-            overrides[k] = float(v) if "." in v else int(v)
-        except ValueError:
-            overrides[k] = v
+    try:
+        overrides.update(segment_overrides(args.set))
+    except ValueError as err:
+        parser.error(str(err))
 
     sets = load_sets(args.data, args.jobs)
     training = {k: v for k, v in sets.items() if k in args.train}
