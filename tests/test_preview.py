@@ -131,3 +131,46 @@ def test_the_preview_is_upright_in_the_files_up_axis(tmp_path: Path) -> None:
     mask = np.abs(covered - (np.asarray(BACKGROUND) * 255).round()).sum(axis=-1) > 30
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     assert np.ptp(rows) > 2 * np.ptp(cols)
+
+
+def _rasterise_every_pixel(tri_view: np.ndarray, res: int) -> np.ndarray:
+    """The nearest triangle at every pixel, testing every triangle at every pixel (the
+    reference the numpy rasteriser's row spans must agree with); -1 where none."""
+    px = (tri_view[:, :, :2] + 1) * 0.5 * res - 0.5
+    px[:, :, 1] = res - 1 - px[:, :, 1]
+    y, x = np.mgrid[0:res, 0:res]
+    x, y = x.ravel()[:, None].astype(float), y.ravel()[:, None].astype(float)
+    a, b, c = px[:, 0], px[:, 1], px[:, 2]
+    den = (b[:, 1] - c[:, 1]) * (a[:, 0] - c[:, 0]) + (c[:, 0] - b[:, 0]) * (a[:, 1] - c[:, 1])
+    ok = np.abs(den) > 1e-12
+    den = np.where(ok, den, 1.0)
+    l1 = ((b[:, 1] - c[:, 1]) * (x - c[:, 0]) + (c[:, 0] - b[:, 0]) * (y - c[:, 1])) / den
+    l2 = ((c[:, 1] - a[:, 1]) * (x - c[:, 0]) + (a[:, 0] - c[:, 0]) * (y - c[:, 1])) / den
+    l3 = 1 - l1 - l2
+    inside = ok & (l1 >= -1e-9) & (l2 >= -1e-9) & (l3 >= -1e-9)
+    z = tri_view[:, :, 2]
+    depth = np.where(inside, l1 * z[:, 0] + l2 * z[:, 1] + l3 * z[:, 2], -np.inf)
+    best = np.argmax(depth, axis=1)  # the first of equal depths, as the rasteriser keeps
+    return np.where(inside.any(axis=1), best, -1)
+
+
+def test_the_numpy_rasteriser_draws_every_pixel_a_full_test_draws() -> None:
+    """Row spans (the pixels tested per triangle row) hold every pixel inside: slivers,
+    triangles with a horizontal edge, corners on pixel centres, degenerate and off-screen
+    triangles, overlapping depths."""
+    from part3d.preview import _render_numpy
+
+    res = 48
+    rng = np.random.default_rng(7)
+    tris = rng.uniform(-1.3, 1.3, size=(300, 3, 3))
+    tris[:40, :, :2] = tris[:40, :1, :2] + rng.normal(0, 0.01, (40, 3, 2))  # tiny
+    tris[40:80, 2, :2] = tris[40:80, 0, :2] + 0.999 * (tris[40:80, 1, :2] - tris[40:80, 0, :2])
+    tris[80:120, 1, 1] = tris[80:120, 0, 1]  # a horizontal edge
+    tris[120:140, 1] = tris[120:140, 0]  # degenerate: two corners the same
+    centres = (np.arange(res) + 0.5) / res * 2 - 1  # pixel centres in view units
+    tris[140:180, :, :2] = rng.choice(centres, size=(40, 3, 2))
+    ids = np.arange(len(tris))
+    _, id_img = _render_numpy(tris, np.zeros((len(tris), 3)), ids, res)
+    want = _rasterise_every_pixel(tris, res)
+    assert (want >= 0).sum() > res * res // 2  # the picture is mostly covered
+    np.testing.assert_array_equal(id_img.ravel(), want + 1)

@@ -165,7 +165,8 @@ def render(scene: Scene, path: str | Path, size: int = 1024, backend: str = "aut
 
 
 def _compose(image: np.ndarray, ids: np.ndarray, scale: int) -> np.ndarray:
-    """Outlines where the id changes (parts meeting, silhouette), then filter down."""
+    """Outlines where the id changes (parts meeting, silhouette), then filter down: ``image``
+    (h, w, 3) uint8 to (h / scale, w / scale, 3) uint8."""
     edge = np.zeros(ids.shape, dtype=bool)
     edge[:, 1:] |= ids[:, 1:] != ids[:, :-1]
     edge[1:, :] |= ids[1:, :] != ids[:-1, :]
@@ -173,10 +174,23 @@ def _compose(image: np.ndarray, ids: np.ndarray, scale: int) -> np.ndarray:
     for _ in range(2 * scale - 1):
         edge[:, :-1] |= edge[:, 1:]
         edge[:-1, :] |= edge[1:, :]
-    out = np.where(edge[..., None], OUTLINE.astype(np.float32), image.astype(np.float32))
-    if scale > 1:  # box filter: the mean of each scale x scale block
-        out = sum(out[i::scale, j::scale] for i in range(scale) for j in range(scale)) / scale**2
-    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+    out = np.array(image, dtype=np.uint8, order="C")
+    out[edge] = _to_bytes(OUTLINE)
+    if scale == 1:
+        return out
+    # Box filter: the mean of each scale x scale block, rounded.
+    total = np.zeros((out.shape[0] // scale, out.shape[1] // scale, 3), dtype=np.uint16)
+    for i in range(scale):
+        for j in range(scale):
+            total += out[i::scale, j::scale]
+    total += scale**2 // 2
+    total //= scale**2
+    return total.astype(np.uint8)
+
+
+def _to_bytes(colors: np.ndarray) -> np.ndarray:
+    """Colours in 0..1 as uint8."""
+    return (np.clip(np.asarray(colors, dtype=np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 _VERTEX_SHADER = """
@@ -230,7 +244,7 @@ def _render_egl(tri_view: np.ndarray, shaded: np.ndarray, ids: np.ndarray, res: 
         vao.render(moderngl.TRIANGLES)
         rgb = np.frombuffer(fbo.read(components=3, attachment=0), dtype=np.uint8)
         idv = np.frombuffer(fbo.read(components=1, attachment=1, dtype="f4"), dtype=np.float32)
-        image = rgb.reshape(res, res, 3)[::-1].astype(np.float32) / 255
+        image = rgb.reshape(res, res, 3)[::-1]
         id_img = np.rint(idv.reshape(res, res)[::-1]).astype(np.int32)
         return image, id_img
     finally:
@@ -238,66 +252,111 @@ def _render_egl(tri_view: np.ndarray, shaded: np.ndarray, ids: np.ndarray, res: 
 
 
 def _render_numpy(tri_view: np.ndarray, shaded: np.ndarray, ids: np.ndarray, res: int):
-    """A z-buffered triangle rasteriser in numpy: candidate pixels per triangle from its
-    bounding box, barycentric inside test, nearest depth wins per pixel."""
+    """A z-buffered triangle rasteriser in numpy: candidate pixels per triangle row by row
+    (its span on each pixel row, a pixel wider each side), barycentric inside test, nearest
+    depth wins per pixel."""
     px = (tri_view[:, :, :2] + 1) * 0.5 * res - 0.5  # pixel centres at integers
     px[:, :, 1] = res - 1 - px[:, :, 1]  # image rows go down
     z = tri_view[:, :, 2]
     # Corner-wise minimum and maximum (a reduction over an axis of 3 is far slower).
     pmin = np.minimum(np.minimum(px[:, 0], px[:, 1]), px[:, 2])
     pmax = np.maximum(np.maximum(px[:, 0], px[:, 1]), px[:, 2])
-    lo = np.clip(np.ceil(pmin), 0, res - 1).astype(np.int64)
-    hi = np.clip(np.floor(pmax), 0, res - 1).astype(np.int64)
-    w = np.maximum(hi[:, 0] - lo[:, 0] + 1, 0)
-    h = np.maximum(hi[:, 1] - lo[:, 1] + 1, 0)
-    valid = (pmax >= 0).all(axis=1) & (pmin <= res - 1).all(axis=1)
-    counts = np.where(valid, w * h, 0)
+    # A hair wider than the triangle: the inside test accepts corners a hair outside it.
+    lo = np.clip(np.ceil(pmin - 1e-6), 0, res - 1).astype(np.int64)
+    hi = np.clip(np.floor(pmax + 1e-6), 0, res - 1).astype(np.int64)
+    valid = (pmax >= -1e-6).all(axis=1) & (pmin <= res - 1 + 1e-6).all(axis=1)
+    valid &= (hi >= lo).all(axis=1)
     best_depth = np.full(res * res, -np.inf)
     best_tri = np.full(res * res, -1, dtype=np.int64)
-    order = np.flatnonzero(counts)
-    budget = 250_000  # candidate pixels per batch: about 40 MB of temporaries
-    start = 0
-    cum = np.cumsum(counts[order])
-    while start < len(order):
-        base = cum[start - 1] if start else 0
-        stop = int(np.searchsorted(cum, base + budget, side="right"))
-        stop = max(stop, start + 1)
-        batch = order[start:stop]
-        start = stop
-        c = counts[batch]
-        tri = np.repeat(batch, c)
-        local = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
-        bw = np.repeat(w[batch], c)
-        x = np.repeat(lo[batch, 0], c) + local % bw
-        y = np.repeat(lo[batch, 1], c) + local // bw
-        a, b, cc = px[tri, 0], px[tri, 1], px[tri, 2]
-        den = (b[:, 1] - cc[:, 1]) * (a[:, 0] - cc[:, 0]) + (cc[:, 0] - b[:, 0]) * (
-            a[:, 1] - cc[:, 1]
-        )
-        ok = np.abs(den) > 1e-12
-        den = np.where(ok, den, 1.0)
-        l1 = ((b[:, 1] - cc[:, 1]) * (x - cc[:, 0]) + (cc[:, 0] - b[:, 0]) * (y - cc[:, 1])) / den
-        l2 = ((cc[:, 1] - a[:, 1]) * (x - cc[:, 0]) + (a[:, 0] - cc[:, 0]) * (y - cc[:, 1])) / den
-        l3 = 1 - l1 - l2
-        eps = -1e-9
-        inside = ok & (l1 >= eps) & (l2 >= eps) & (l3 >= eps)
-        if not inside.any():
-            continue
-        tri, x, y = tri[inside], x[inside], y[inside]
-        depth = l1[inside] * z[tri, 0] + l2[inside] * z[tri, 1] + l3[inside] * z[tri, 2]
-        pix = y * res + x
-        # Nearest (largest z, towards the viewer) per pixel within the batch, then against the
-        # buffer.
-        sort = np.lexsort((-depth, pix))
-        pix, depth, tri = pix[sort], depth[sort], tri[sort]
-        first = np.concatenate([[True], pix[1:] != pix[:-1]])
-        pix, depth, tri = pix[first], depth[first], tri[first]
-        better = depth > best_depth[pix]
-        best_depth[pix[better]] = depth[better]
-        best_tri[pix[better]] = tri[better]
+    # Triangles in batches of about ``budget`` rows, then their rows' spans in batches of about
+    # ``budget`` candidate pixels: some 40 MB of temporaries at most.
+    budget = 250_000
+    rows = np.where(valid, hi[:, 1] - lo[:, 1] + 1, 0)
+    order = np.flatnonzero(rows)
+    for batch in _batches(order, rows[order], budget):
+        r = rows[batch]
+        tri = np.repeat(batch, r)
+        y = np.repeat(lo[batch, 1], r) + np.arange(int(r.sum())) - np.repeat(np.cumsum(r) - r, r)
+        xl, xr = _row_spans(px[tri], y.astype(np.float64))
+        xl = np.maximum(xl, lo[tri, 0])
+        xr = np.minimum(xr, hi[tri, 0])
+        width = np.maximum(xr - xl + 1, 0)
+        spans = np.flatnonzero(width)
+        for part in _batches(spans, width[spans], budget):
+            c = width[part]
+            _draw(px, z, tri[part], xl[part], y[part], c, res, best_depth, best_tri)
     covered = best_tri >= 0
-    image = np.tile(BACKGROUND, (res * res, 1))
-    image[covered] = shaded[best_tri[covered]]
+    image = np.tile(_to_bytes(BACKGROUND), (res * res, 1))
+    image[covered] = _to_bytes(shaded)[best_tri[covered]]
     id_img = np.zeros(res * res, dtype=np.int64)
     id_img[covered] = ids[best_tri[covered]] + 1
     return image.reshape(res, res, 3), id_img.reshape(res, res)
+
+
+def _batches(items: np.ndarray, sizes: np.ndarray, budget: int):
+    """``items`` in consecutive runs whose ``sizes`` add up to about ``budget`` (at least one
+    item each)."""
+    cum = np.cumsum(sizes)
+    start = 0
+    while start < len(items):
+        base = cum[start - 1] if start else 0
+        stop = max(int(np.searchsorted(cum, base + budget, side="right")), start + 1)
+        yield items[start:stop]
+        start = stop
+
+
+def _row_spans(corners: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last pixel column to test on row ``y`` (s,) of each triangle ``corners``
+    (s, 3, 2): where the row crosses the triangle's edges, widened by a pixel each side (the
+    inside test decides; this only has to hold every pixel it accepts)."""
+    x_lo = np.full(len(y), np.inf)
+    x_hi = np.full(len(y), -np.inf)
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        p, q = corners[:, i], corners[:, j]
+        dy = q[:, 1] - p[:, 1]
+        flat = dy == 0
+        t = (y - p[:, 1]) / np.where(flat, 1.0, dy)
+        cross = ~flat & (t >= -1e-6) & (t <= 1 + 1e-6)
+        x = p[:, 0] + np.clip(t, 0.0, 1.0) * (q[:, 0] - p[:, 0])
+        x_lo = np.where(cross, np.minimum(x_lo, x), x_lo)
+        x_hi = np.where(cross, np.maximum(x_hi, x), x_hi)
+    # A row that meets no edge (a degenerate triangle) keeps the whole bounding box.
+    x_lo = np.where(np.isfinite(x_lo), np.ceil(x_lo - 1.0), -np.inf)
+    x_hi = np.where(np.isfinite(x_hi), np.floor(x_hi + 1.0), np.inf)
+    big = np.iinfo(np.int64).max // 4
+    return (
+        np.clip(x_lo, -big, big).astype(np.int64),
+        np.clip(x_hi, -big, big).astype(np.int64),
+    )
+
+
+def _draw(px, z, tri, x0, y, c, res, best_depth, best_tri) -> None:
+    """Test the ``c`` pixels from column ``x0`` on row ``y`` of each span (of triangle
+    ``tri``) and keep the nearest depth per pixel in ``best_depth`` / ``best_tri``."""
+    local = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+    tri = np.repeat(tri, c)
+    x = np.repeat(x0, c) + local
+    y = np.repeat(y, c)
+    a, b, cc = px[tri, 0], px[tri, 1], px[tri, 2]
+    den = (b[:, 1] - cc[:, 1]) * (a[:, 0] - cc[:, 0]) + (cc[:, 0] - b[:, 0]) * (a[:, 1] - cc[:, 1])
+    ok = np.abs(den) > 1e-12
+    den = np.where(ok, den, 1.0)
+    l1 = ((b[:, 1] - cc[:, 1]) * (x - cc[:, 0]) + (cc[:, 0] - b[:, 0]) * (y - cc[:, 1])) / den
+    l2 = ((cc[:, 1] - a[:, 1]) * (x - cc[:, 0]) + (a[:, 0] - cc[:, 0]) * (y - cc[:, 1])) / den
+    l3 = 1 - l1 - l2
+    eps = -1e-9
+    inside = ok & (l1 >= eps) & (l2 >= eps) & (l3 >= eps)
+    if not inside.any():
+        return
+    tri, x, y = tri[inside], x[inside], y[inside]
+    depth = l1[inside] * z[tri, 0] + l2[inside] * z[tri, 1] + l3[inside] * z[tri, 2]
+    pix = y * res + x
+    # Nearest (largest z, towards the viewer) per pixel within the batch, then against the
+    # buffer.
+    sort = np.lexsort((-depth, pix))
+    pix, depth, tri = pix[sort], depth[sort], tri[sort]
+    first = np.concatenate([[True], pix[1:] != pix[:-1]])
+    pix, depth, tri = pix[first], depth[first], tri[first]
+    better = depth > best_depth[pix]
+    best_depth[pix[better]] = depth[better]
+    best_tri[pix[better]] = tri[better]
