@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from part3d.segment.graph import face_graph, triangle_frames
+from part3d.segment.graph import centroids_of, face_graph, triangle_frames
 
 
 @dataclass
@@ -83,7 +83,10 @@ def build_proxy(
             pv, pf = vertices.astype(np.float64), faces.astype(np.int64)
             mapping = np.arange(t)
         else:
-            _, mapping = cKDTree(pv[pf].mean(axis=1)).query(vertices[faces].mean(axis=1))
+            # Each query is answered alone: the same faces on any number of threads.
+            _, mapping = cKDTree(centroids_of(pv, pf)).query(
+                centroids_of(vertices, faces), workers=-1
+            )
     else:
         pv, pf = vertices.astype(np.float64), faces.astype(np.int64)
         mapping = np.arange(t)
