@@ -221,7 +221,8 @@ class _Closer:
         owner = np.tile(self.tri_part, 3)
         ok = directed[:, 0] != directed[:, 1]
         directed, owner = directed[ok], owner[ok]
-        keys = directed.min(axis=1) * m + directed.max(axis=1)
+        lo, hi = directed[:, 0], directed[:, 1]
+        keys = np.minimum(lo, hi) * m + np.maximum(lo, hi)
         # A cut edge: shared by two or more faces of the mesh, but by one face of its part.
         order = np.lexsort((owner, keys))
         k, o = keys[order], owner[order]
