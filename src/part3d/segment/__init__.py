@@ -378,7 +378,7 @@ def _segment_piece(
         emb = spectral_embedding(w, options.eigenvectors)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an empty cluster is fine: fewer leaves
-            _, patch_label = kmeans2(emb, k, minit="++", seed=rng, iter=30)
+            patch_label = kmeans_labels(emb, k, rng, KMEANS_ITERATIONS)
         leaf = patch_label[patch]
     leaf = split_disconnected(leaf, proxy.pairs)
     cut_weight = proxy.length * np.exp(-options.boundary_crease_weight * crease)
@@ -554,6 +554,24 @@ def boundary_model(path: str = "") -> BoundaryModel:
         file = path or str(Path(__file__).with_name("boundary_model.txt"))
         _BOUNDARY_MODELS[path] = BoundaryModel.load(file)
     return _BOUNDARY_MODELS[path]
+
+
+#: Lloyd iterations of the leaves' k-means, at most.
+KMEANS_ITERATIONS = 30
+
+
+def kmeans_labels(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int):
+    """(n,) cluster of each of ``points``: scipy's ``kmeans2`` (k-means++ seeds from ``rng``)
+    for ``iterations``, stopped as soon as an iteration leaves every label where it was. From
+    there every iteration gives the same centroids and labels again, so the labels are those of
+    all ``iterations``; most embeddings settle in a few."""
+    centroids, labels = kmeans2(points, k, minit="++", seed=rng, iter=1)
+    for _ in range(iterations - 1):
+        moved, again = kmeans2(points, centroids, minit="matrix", iter=1)
+        if np.array_equal(again, labels):
+            break
+        centroids, labels = moved, again
+    return labels
 
 
 def _polygon_vertex_means(mesh: Mesh) -> np.ndarray:
