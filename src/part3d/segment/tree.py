@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from part3d.segment.grooves import DAMP as GROOVES_DAMP
+
 #: Each granularity: the most cuts inside surfaces; the part count it leans towards (on one
 #: surface); the evidence level around which its cuts lie (boundary evidence in 1/diagonal
 #: curvature units, see ``build_piece_merges``), the width of the band around it (a factor)
@@ -313,14 +315,26 @@ def build_piece_merges(
         out = []
         for (s, t), e in zip(pairs, raw, strict=True):
             small = min(area[s], area[t])
+            key = (min(s, t), max(s, t))
+            undamped = None
             if track:
-                key = (min(s, t), max(s, t))
-                if key not in damp:
-                    damp[key] = grooves.factor(np.concatenate(edges[key]))
-                e *= damp[key]
-            out.append(e * small / min_area if small < min_area else e)
+                if key in damp:
+                    e *= damp[key]
+                else:
+                    # The groove test waits until the boundary comes up (most boundaries are
+                    # measured again before they do): meanwhile it stands in the heap at the
+                    # least it can be, damped.
+                    undamped = e * small / min_area if small < min_area else e
+                    e *= grooves_damp
+            value = e * small / min_area if small < min_area else e
+            if undamped is not None:
+                pending[key] = undamped
+            out.append(value)
         return out
 
+    # Boundaries whose groove test waits (``evidence``): their evidence undamped.
+    pending: dict[tuple[int, int], float] = {}
+    grooves_damp = GROOVES_DAMP if track else 1.0
     start = [(s, t) for s in range(k) for t in links[s] if s < t]
     heap = [(e, s, t, 0, 0, False) for e, (s, t) in zip(evidence(start), start, strict=True)]
     heapq.heapify(heap)
@@ -331,6 +345,13 @@ def build_piece_merges(
         e, s, t, vs, vt, damped = heapq.heappop(heap)
         if s not in alive or t not in alive or version[s] != vs or version[t] != vt:
             continue  # stale
+        if track and (s, t) not in damp:
+            # Its edges are those it was measured on: they change only when s or t merges.
+            damp[(s, t)] = factor = grooves.factor(np.concatenate(edges[(s, t)]))
+            undamped = pending.pop((s, t))
+            if factor != grooves_damp:  # not damped after all: back at its full evidence
+                heapq.heappush(heap, (undamped * factor, s, t, vs, vt, damped))
+                continue
         if handles and not damped and _across_handle(links, area, s, t):
             # Whether a boundary runs across a handle changes as other segments merge (it
             # only becomes true), so it is tested when the boundary comes up, not when its
