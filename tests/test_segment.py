@@ -534,3 +534,22 @@ def test_kmeans_stopped_when_settled_gives_the_labels_of_every_iteration() -> No
             got = kmeans_labels(points, k, ours, 30)
         np.testing.assert_array_equal(got, want)
         assert ours.random() == theirs.random()
+
+
+def test_the_boundary_model_scores_a_few_rows_as_booster_predict_does() -> None:
+    """Few rows go through LightGBM's single-row C API (set up once), many through
+    ``Booster.predict``: the same probabilities to the last bit, missing values included."""
+    from part3d.segment import FEW_ROWS, boundary_model
+
+    model = boundary_model()
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(400, model.num_feature())) * rng.choice(
+        [0.01, 1.0, 100.0], size=(400, model.num_feature())
+    )
+    rows[::7, 3] = np.nan
+    for n in (1, 2, 7, FEW_ROWS, FEW_ROWS + 1, 400):
+        for start in range(0, 400 - n + 1, 53):
+            batch = rows[start : start + n]
+            want = np.mean([b.predict(batch, num_threads=1) for b in model.boosters], axis=0)
+            np.testing.assert_array_equal(model.predict(batch), want)
+    assert model._few_rows() is not None  # the single-row path was the one taken
