@@ -538,7 +538,8 @@ def test_kmeans_stopped_when_settled_gives_the_labels_of_every_iteration() -> No
 
 def test_the_boundary_model_scores_a_few_rows_as_booster_predict_does() -> None:
     """Few rows go through LightGBM's single-row C API (set up once), many through
-    ``Booster.predict``: the same probabilities to the last bit, missing values included."""
+    ``Booster.predict``: the same probabilities to the last bit, missing values included, from
+    one thread or several at once."""
     from part3d.segment import FEW_ROWS, boundary_model
 
     model = boundary_model()
@@ -553,3 +554,13 @@ def test_the_boundary_model_scores_a_few_rows_as_booster_predict_does() -> None:
             want = np.mean([b.predict(batch, num_threads=1) for b in model.boosters], axis=0)
             np.testing.assert_array_equal(model.predict(batch), want)
     assert model._few_rows() is not None  # the single-row path was the one taken
+    # Threads scoring at once each get their own single-row set-up, and the same numbers.
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [rows[i : i + 5] for i in range(0, 400, 5)]
+    want = [model.predict(b) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            got = list(pool.map(model.predict, batches))
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_array_equal(g, w)

@@ -18,6 +18,7 @@ file order); identical input and options give identical labels.
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -531,6 +532,9 @@ class BoundaryModel:
 
     def __init__(self, boosters: list) -> None:
         self.boosters = boosters
+        # Each thread's single-row predictors (``_few_rows``): LightGBM's set-up for them holds
+        # buffers of its own, not to be shared between threads.
+        self._local = threading.local()
 
     @classmethod
     def load(cls, path: str) -> BoundaryModel:
@@ -556,15 +560,15 @@ class BoundaryModel:
         return np.mean([b.predict(rows, num_threads=1) for b in self.boosters], axis=0)
 
     def _few_rows(self) -> list[_RowPredictor] | None:
-        """One row predictor per booster, made once (None where LightGBM's C API is not
-        reachable: ``predict`` then goes through ``Booster.predict`` alone)."""
-        if not hasattr(self, "_rows"):
+        """One row predictor per booster, made once per thread (None where LightGBM's C API is
+        not reachable: ``predict`` then goes through ``Booster.predict`` alone)."""
+        if not hasattr(self._local, "rows"):
             try:
-                self._rows = [_RowPredictor(b, self.num_feature()) for b in self.boosters]
+                self._local.rows = [_RowPredictor(b, self.num_feature()) for b in self.boosters]
             except (AttributeError, OSError, ImportError) as exc:  # pragma: no cover
                 log.info("LightGBM's single-row prediction is not available (%s)", exc)
-                self._rows = None
-        return self._rows
+                self._local.rows = None
+        return self._local.rows
 
 
 #: ``BoundaryModel.predict`` scores at most this many rows one by one: ``Booster.predict``
