@@ -316,25 +316,19 @@ def build_piece_merges(
         for (s, t), e in zip(pairs, raw, strict=True):
             small = min(area[s], area[t])
             key = (min(s, t), max(s, t))
-            undamped = None
-            if track:
-                if key in damp:
-                    e *= damp[key]
-                else:
-                    # The groove test waits until the boundary comes up (most boundaries are
-                    # measured again before they do): meanwhile it stands in the heap at the
-                    # least it can be, damped.
-                    undamped = e * small / min_area if small < min_area else e
-                    e *= grooves_damp
-            value = e * small / min_area if small < min_area else e
-            if undamped is not None:
-                pending[key] = undamped
-            out.append(value)
+            if track and key in damp:
+                e *= damp[key]
+            elif track:
+                # The groove test waits until the boundary comes up (most boundaries are
+                # measured again before they do): meanwhile it stands in the heap at the
+                # least it can be, damped.
+                pending[key] = e * small / min_area if small < min_area else e
+                e *= GROOVES_DAMP
+            out.append(e * small / min_area if small < min_area else e)
         return out
 
     # Boundaries whose groove test waits (``evidence``): their evidence undamped.
     pending: dict[tuple[int, int], float] = {}
-    grooves_damp = GROOVES_DAMP if track else 1.0
     start = [(s, t) for s in range(k) for t in links[s] if s < t]
     heap = [(e, s, t, 0, 0, False) for e, (s, t) in zip(evidence(start), start, strict=True)]
     heapq.heapify(heap)
@@ -349,7 +343,7 @@ def build_piece_merges(
             # Its edges are those it was measured on: they change only when s or t merges.
             damp[(s, t)] = factor = grooves.factor(np.concatenate(edges[(s, t)]))
             undamped = pending.pop((s, t))
-            if factor != grooves_damp:  # not damped after all: back at its full evidence
+            if factor != GROOVES_DAMP:  # not damped after all: back at its full evidence
                 heapq.heappush(heap, (undamped * factor, s, t, vs, vt, damped))
                 continue
         if handles and not damped and _across_handle(links, area, s, t):
