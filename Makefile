@@ -9,8 +9,9 @@ OUT ?= out
 
 .PHONY: run split-demo test setup lint format bench clean constraints
 
-# Debian packages the preview needs for headless OpenGL (EGL); installed when missing.
-APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri
+# Debian packages the preview needs for headless OpenGL (EGL), and qemu-user, whose emulated
+# CPU without AVX lets a test run Embree's SSE kernels; installed when missing.
+APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri qemu-user
 
 # constraints.txt pins every package the venv holds (pip freeze): the labels, and the
 # boundary model that tests/test_segment.py rebuilds byte for byte, depend on numpy, scipy and

@@ -18,6 +18,7 @@ file order); identical input and options give identical labels.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import warnings
 from dataclasses import dataclass, field, replace
@@ -182,7 +183,7 @@ def segment(
     points = [m.vertices for m in meshes if len(m.vertices)]
     if points:
         allp = np.concatenate(points)
-        diagonal = float(np.linalg.norm(allp.max(axis=0) - allp.min(axis=0)))
+        diagonal = math.hypot(*(float(c) for c in allp.max(axis=0) - allp.min(axis=0)))
     else:
         diagonal = 1.0
     diagonal = diagonal if diagonal > 0 else 1.0

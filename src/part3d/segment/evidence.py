@@ -226,10 +226,24 @@ def _edge_curvature(
     return np.maximum(-k, 0.0), np.maximum(k, 0.0)
 
 
-def thickness(proxy: Proxy, diagonal: float, rays: int = 8) -> np.ndarray:
+#: The cone's eight directions around the inward normal, every 45°: exact values, so no
+#: machine's sine or cosine kernel can move them by a rounding.
+_RIM = np.sqrt(0.5)
+CONE = ((1.0, 0.0), (_RIM, _RIM), (0.0, 1.0), (-_RIM, _RIM),
+        (-1.0, 0.0), (-_RIM, -_RIM), (0.0, -1.0), (_RIM, -_RIM))  # fmt: skip
+#: tan 30°, the cone's half-angle.
+TILT = 1.0 / np.sqrt(3.0)
+
+
+def thickness(proxy: Proxy, diagonal: float) -> np.ndarray:
     """(q,) shape diameter of each proxy face relative to ``diagonal``: the median distance to
-    the opposite surface along rays cast inward in a 60° cone. Faces whose rays all miss get
-    the median of the others. Uses embreex; without it, returns ones (no evidence)."""
+    the opposite surface along 9 rays cast inward in a 60° cone. Faces whose rays all miss get
+    the median of the others. Uses embreex; without it, returns ones (no evidence).
+
+    Embree only says which triangle each ray hits: its distances are single precision and
+    their last bits depend on which of its kernels (SSE, AVX2, AVX-512) the CPU runs, so the
+    distance to the hit triangle's plane is computed again here, in double precision, from
+    plain products and sums that round the same on every machine."""
     q = len(proxy.faces)
     try:
         from embreex import rtcore_scene
@@ -237,26 +251,30 @@ def thickness(proxy: Proxy, diagonal: float, rays: int = 8) -> np.ndarray:
     except ImportError:  # pragma: no cover - embreex is a dependency
         return np.ones(q)
     scene = rtcore_scene.EmbreeScene()
-    TriangleMesh(scene, proxy.vertices[proxy.faces].astype(np.float32))
+    corners = proxy.vertices[proxy.faces]
+    TriangleMesh(scene, corners.astype(np.float32))
     n = -proxy.normals
     # A fixed cone of directions around each inward normal.
     helper = np.where(np.abs(n[:, [0]]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
-    u = np.cross(n, helper)
-    u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
-    v = np.cross(n, u)
-    angles = np.linspace(0, 2 * np.pi, rays, endpoint=False)
-    tilt = np.tan(np.radians(30.0))
-    dirs = [n]
-    for ang in angles:
-        d = n + tilt * (np.cos(ang) * u + np.sin(ang) * v)
-        dirs.append(d / np.linalg.norm(d, axis=1, keepdims=True))
+    u = _unit(_cross(n, helper))
+    v = _cross(n, u)
+    dirs = [n] + [_unit(n + TILT * (c * u + s * v)) for c, s in CONE]
     dirs = np.concatenate(dirs)
-    eps = 1e-4 * diagonal
-    origins = np.tile(proxy.centroids + eps * n, (rays + 1, 1))
-    dist = scene.run(origins.astype(np.float32), dirs.astype(np.float32), query="DISTANCE").reshape(
-        rays + 1, q
-    )
-    dist = np.where(np.isfinite(dist) & (dist < 1e30), dist, np.inf)
+    origins = np.tile(proxy.centroids + (1e-4 * diagonal) * n, (len(CONE) + 1, 1))
+    hit = scene.run(origins.astype(np.float32), dirs.astype(np.float32), query="INTERSECT")
+    hit = np.asarray(hit, dtype=np.int64)
+    dist = np.full(len(hit), np.inf)
+    ok = hit >= 0
+    # Each triangle's plane: points x with plane . x = level.
+    a = corners[:, 0]
+    plane = _cross(corners[:, 1] - a, corners[:, 2] - a)
+    level = _dot(plane, a)
+    plane, level = plane[hit[ok]], level[hit[ok]]
+    along = _dot(dirs[ok], plane)
+    t = np.divide(level - _dot(origins[ok], plane), along, out=np.full(len(along), np.inf),
+                  where=along != 0)  # fmt: skip
+    dist[ok] = np.where(t > 0, t, np.inf)
+    dist = dist.reshape(len(CONE) + 1, q)
     # The median over the rays that hit (misses sort last; all-miss faces stay infinite).
     hits = np.isfinite(dist).sum(axis=0)
     ordered = np.sort(dist, axis=0)
@@ -268,3 +286,23 @@ def thickness(proxy: Proxy, diagonal: float, rays: int = 8) -> np.ndarray:
         return np.ones(q)
     sdf[~good] = np.median(sdf[good])
     return sdf / diagonal
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross product, column by column (products and differences only)."""
+    out = np.empty_like(a, dtype=np.float64)
+    out[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
+    out[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+    out[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return out
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot product, summed left to right."""
+    return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    length = np.sqrt(_dot(a, a))
+    return a / np.maximum(length, 1e-12)[:, None]

@@ -9,6 +9,10 @@ from scipy.linalg import eigh
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
+#: Decimals the embedding keeps (its rows have unit length; the eigensolver's noise between
+#: CPUs is about 1e-14).
+EMBEDDING_DECIMALS = 7
+
 
 def symmetric(n: int, pairs: np.ndarray, w: np.ndarray) -> sp.csr_matrix:
     a, b = pairs[:, 0], pairs[:, 1]
@@ -74,7 +78,12 @@ def spectral_embedding(w: sp.csr_matrix, k: int) -> np.ndarray:
     # one CPU to the next: it gets no direction (its own leaf anyway, being disconnected).
     emb[deg <= 0] = 0.0
     norm = np.linalg.norm(emb, axis=1, keepdims=True)
-    return np.divide(emb, norm, out=np.zeros_like(emb), where=norm > 0)
+    emb = np.divide(emb, norm, out=np.zeros_like(emb), where=norm > 0)
+    # Rounded, so that k-means sees the same numbers on every CPU: the weights and the
+    # eigensolver's sums differ in their last bits between numpy's and BLAS's kernels, and a
+    # symmetric model (the jacket of data/real) has points at equal distances from two
+    # centres, which that noise then put on either side.
+    return np.round(emb, EMBEDDING_DECIMALS)
 
 
 def split_disconnected(labels: np.ndarray, pairs: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ A cut undoes the ``j`` highest merges of the whole model (``parts = roots + j``)
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,6 +160,13 @@ FEATURES = (
     "log_hand_evidence",
 )
 
+#: Features are rounded to this many decimals before a model sees them (in training and in
+#: use): the last bits of a sum depend on which CPU kernels numpy, BLAS and libm pick, and a
+#: tree's thresholds are drawn between training values, so unrounded features made another
+#: model file on another CPU. A difference of a few units in the 16th digit crosses a rounding
+#: step about once in 10^8 values.
+FEATURE_DECIMALS = 6
+
 
 def pair_features(
     st: np.ndarray,
@@ -176,9 +184,12 @@ def pair_features(
     ``share`` the piece's fraction of the model's area; ``hand`` the hand-made evidence."""
     length = max(st[STAT_LENGTH], 1e-300)
     (sa, la), (ts, tl), (ns, nl), (ps, pl) = areas, thick, normals, perimeters
-    ms = np.linalg.norm(ns)
-    ml = np.linalg.norm(nl)
-    cos = float(ns @ nl / (ms * ml)) if ms > 0 and ml > 0 else 0.0
+    # Sums of three products written out: numpy hands a vector's norm or dot product to
+    # BLAS, whose kernels (and so the last bit) differ from one CPU to the next.
+    (xs, ys, zs), (xl, yl, zl) = (float(c) for c in ns), (float(c) for c in nl)
+    ms = math.sqrt(xs * xs + ys * ys + zs * zs)
+    ml = math.sqrt(xl * xl + yl * yl + zl * zl)
+    cos = (xs * xl + ys * yl + zs * zl) / (ms * ml) if ms > 0 and ml > 0 else 0.0
     return [
         st[STAT_CONCAVE] / length,
         float(np.sqrt(st[STAT_CONCAVE2] / length)),
@@ -305,13 +316,14 @@ def build_piece_merges(
                         h,
                     )
                 )
+            rows = np.round(np.asarray(rows, dtype=float), FEATURE_DECIMALS)
             if trace is not None:
                 trace.extend(
                     (row, list(members[s]), list(members[t]))
-                    for row, (s, t) in zip(rows, pairs, strict=True)
+                    for row, (s, t) in zip(rows.tolist(), pairs, strict=True)
                 )
             if mode == "learned":
-                raw = model.predict(np.asarray(rows, dtype=float)).tolist()
+                raw = model.predict(rows).tolist()
         out = []
         for (s, t), e in zip(pairs, raw, strict=True):
             small = min(area[s], area[t])
@@ -446,8 +458,8 @@ def _across_handle(links: list[dict], area: np.ndarray, s: int, t: int) -> bool:
     if waist < HANDLE_WAIST * min(sum(at_s)[STAT_LENGTH], sum(at_t)[STAT_LENGTH]):
         return False
     here, end_s, end_t = middle([links[s][t]]), middle(at_s), middle(at_t)
-    way = np.linalg.norm(end_s - here) + np.linalg.norm(here - end_t)
-    return bool(way <= HANDLE_DETOUR * np.linalg.norm(end_s - end_t))
+    way = math.hypot(*(end_s - here)) + math.hypot(*(here - end_t))
+    return bool(way <= HANDLE_DETOUR * math.hypot(*(end_s - end_t)))
 
 
 def assemble(
