@@ -19,6 +19,7 @@ from part3d.io import load
 from part3d.io.meshes import build_mesh
 from part3d.model import Scene
 from part3d.segment import SegmentOptions, segment, segment_mesh
+from part3d.segment.spectral import symmetric
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PSB = SHARED / "data" / "psb"
@@ -86,6 +87,69 @@ def test_labels_are_identical_in_a_fresh_process(model_id: int, extra: dict) -> 
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert json.loads(proc.stdout) == here
+
+
+def test_an_assembly_loaded_from_gltf_segments_the_same_with_other_blas_kernels(
+    models: Path,
+) -> None:
+    """2CylinderEngine (a glTF of 78 meshes, each with a node transform) with OpenBLAS's
+    Haswell kernels, in a fresh process: the same labels. Its positions differed in their last
+    bits (trimesh applies node transforms with BLAS), and its finned cylinder came out whole
+    with one kernel and in two with the other; the eigensolver's basis of a graph of several
+    pieces differed too."""
+    path = models / "2CylinderEngine.glb"
+    here = [labels.tolist() for labels in segment(load(path)).labels]
+    code = (
+        "import json; from part3d.io import load; from part3d.segment import segment; "
+        f"print(json.dumps([l.tolist() for l in segment(load({str(path)!r})).labels]))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "OPENBLAS_CORETYPE": "Haswell"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert json.loads(proc.stdout) == here
+
+
+def test_steady_positions_round_away_last_bit_differences() -> None:
+    """Positions one unit in the last place apart round to the same single-precision numbers;
+    single-precision positions stay as they are; a model far from the origin keeps its own
+    detail."""
+    from part3d.segment import steady_positions
+
+    rng = np.random.default_rng(3)
+    p = rng.normal(size=(2000, 3)) * 10.0
+    q = np.nextafter(p, np.inf)
+    assert not np.array_equal(p, q)
+    assert np.array_equal(steady_positions(p), steady_positions(q))
+    exact = p.astype(np.float32).astype(np.float64)
+    assert np.array_equal(steady_positions(exact), exact)
+    far = 1e6 + p * 1e-3  # in metres: a 7 cm object 1000 km from the origin
+    assert np.abs(steady_positions(far) - far).max() < 1e-6 * np.ptp(far)
+    # (Single precision about the origin would move its points by up to 3 cm.)
+    assert np.abs(far.astype(np.float32) - far).max() > 1e-3 * np.ptp(far)
+
+
+def test_the_embedding_of_a_graph_of_several_pieces_does_not_depend_on_the_solvers_basis() -> None:
+    """A graph of two pieces has two zero eigenvalues, and an eigensolver may return any
+    rotation of their vectors (which one depended on the CPU's BLAS kernels): the embedding
+    replaces them with the pieces' own vectors, so any rotation gives the same embedding."""
+    from part3d.segment.spectral import _null_space_fixed
+
+    n = 12
+    ring = [(i, (i + 1) % 6) for i in range(6)]
+    pairs = np.array(ring + [(6 + a, 6 + b) for a, b in ring])
+    w = symmetric(n, pairs, np.linspace(1.0, 2.0, len(pairs)))
+    deg = np.asarray(w.sum(axis=1)).ravel()
+    inv = 1.0 / np.sqrt(deg)
+    lap = np.eye(n) - inv[:, None] * w.toarray() * inv[None, :]
+    _, vecs = np.linalg.eigh(lap)
+    turn = np.array([[np.cos(0.7), -np.sin(0.7)], [np.sin(0.7), np.cos(0.7)]])
+    turned = vecs.copy()
+    turned[:, :2] = vecs[:, :2] @ turn
+    a, b = _null_space_fixed(vecs, w, deg), _null_space_fixed(turned, w, deg)
+    np.testing.assert_array_equal(a[:, :2], b[:, :2])
+    np.testing.assert_array_equal(a[:, 2:], vecs[:, 2:])
+    assert (a[:6, 0] > 0).all() and (a[6:, 0] == 0).all()
 
 
 #: Run under an emulated CPU without AVX (qemu-user's Nehalem): Embree then runs its SSE

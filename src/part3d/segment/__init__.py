@@ -252,6 +252,33 @@ def _cut(
     return Segmentation(labels, tree, leaves, areas, options, options.parts, warning)
 
 
+def steady_positions(vertices: np.ndarray) -> np.ndarray:
+    """``vertices`` rounded to single precision. A loaded model's positions differ in their
+    last bits from one CPU to the next (trimesh and numpy compose and apply node transforms
+    with BLAS, whose kernels depend on the CPU), and a symmetric CAD part's segmentation
+    followed such bits: 2CylinderEngine's finned cylinder came out whole or in two by the
+    BLAS kernel. Single-precision steps are 10^8 times coarser than those differences, so
+    both round to the same numbers; positions that are single-precision numbers already
+    (most files store them so) are unchanged. A model far from the origin for its size
+    (more than ``FAR`` sizes) is rounded relative to a power-of-two grid point below it, so
+    that it keeps seven digits of its own size."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    if len(vertices) == 0 or not np.isfinite(vertices).all():
+        return vertices
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    span = float((hi - lo).max())
+    if span <= 0 or float(np.abs(np.concatenate([lo, hi])).max()) <= FAR * span:
+        return vertices.astype(np.float32).astype(np.float64)
+    step = 2.0 ** math.ceil(math.log2(span))
+    origin = np.floor(lo / step) * step
+    return origin + (vertices - origin).astype(np.float32).astype(np.float64)
+
+
+#: How far from the origin, in sizes of the model, positions are still rounded to single
+#: precision as they are (``steady_positions``): a thousandth of a percent of the size.
+FAR = 256.0
+
+
 @dataclass
 class _MeshData:
     """One mesh's triangles, welded for connectivity, with areas and centroids."""
@@ -271,12 +298,13 @@ class _MeshData:
     def of(cls, mesh: Mesh) -> _MeshData:
         triangles = mesh.triangles
         tri_face = mesh.tri_face.astype(np.int64)
-        _, tri_area, centroids = triangle_frames(mesh.vertices, triangles)
-        welded, positions = weld(mesh.vertices, triangles)
+        vertices = steady_positions(mesh.vertices)
+        _, tri_area, centroids = triangle_frames(vertices, triangles)
+        welded, positions = weld(vertices, triangles)
         polygon_area = np.bincount(tri_face, weights=tri_area, minlength=mesh.polygon_count)
         return cls(
             mesh,
-            mesh.vertices,
+            vertices,
             welded,
             positions,
             tri_area,
@@ -327,7 +355,7 @@ class _MeshData:
             have = np.flatnonzero(out >= 0)
             if len(have) == 0:
                 return np.zeros(p, dtype=np.int64)
-            means = _polygon_vertex_means(self.mesh)
+            means = _polygon_vertex_means(self.mesh, self.vertices)
             _, near = cKDTree(means[have]).query(means[missing])
             out[missing] = out[have[near]]
         return out
@@ -680,10 +708,10 @@ def _kmeans_plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> n
     return seeds
 
 
-def _polygon_vertex_means(mesh: Mesh) -> np.ndarray:
+def _polygon_vertex_means(mesh: Mesh, vertices: np.ndarray) -> np.ndarray:
     sizes = mesh.polygon_sizes
     face = mesh.corner_face
-    pts = mesh.vertices[mesh.corners]
+    pts = vertices[mesh.corners]
     sums = np.stack(
         [np.bincount(face, weights=pts[:, i], minlength=len(sizes)) for i in range(3)], 1
     )

@@ -72,6 +72,7 @@ def spectral_embedding(w: sp.csr_matrix, k: int) -> np.ndarray:
             vecs = vecs[:, np.argsort(vals)]
         except ArpackNoConvergence:
             _, vecs = eigh(lap.toarray(), subset_by_index=[0, k])
+    vecs = _null_space_fixed(vecs, w, deg)
     emb = vecs[:, 1 : k + 1] * inv[:, None]
     # A node without neighbours (a proxy component of one patch) has only rounding noise in
     # these vectors, which 1/sqrt(degree) blows up into a random direction that differs from
@@ -84,6 +85,27 @@ def spectral_embedding(w: sp.csr_matrix, k: int) -> np.ndarray:
     # symmetric model (the jacket of data/real) has points at equal distances from two
     # centres, which that noise then put on either side.
     return np.round(emb, EMBEDDING_DECIMALS)
+
+
+def _null_space_fixed(vecs: np.ndarray, w: sp.csr_matrix, deg: np.ndarray) -> np.ndarray:
+    """``vecs`` (ascending eigenvalues) with its first vectors, one per connected component
+    of the graph (eigenvalue 0), replaced by the components' own vectors (sqrt(degree) on the
+    component, 0 elsewhere), in component order. The eigensolver may return any rotation of
+    them, and which one it returned differed between CPUs."""
+    n_comp, comp = connected_components(w, directed=False)
+    # A node without edges is no zero eigenvalue (its row of the Laplacian is the identity's).
+    live = np.flatnonzero(np.bincount(comp, weights=deg, minlength=n_comp) > 0)
+    if len(live) < 2:
+        return vecs
+    m = min(len(live), vecs.shape[1])
+    slot = np.full(n_comp, -1, dtype=np.int64)
+    slot[live[:m]] = np.arange(m)
+    s = slot[comp]
+    on = np.flatnonzero(s >= 0)
+    basis = np.zeros((len(deg), m))
+    basis[on, s[on]] = np.sqrt(deg[on])
+    basis /= np.sqrt(np.bincount(s[on], weights=deg[on], minlength=m))[None, :]
+    return np.concatenate([basis, vecs[:, m:]], axis=1)
 
 
 def split_disconnected(labels: np.ndarray, pairs: np.ndarray) -> np.ndarray:
