@@ -263,17 +263,16 @@ def thickness(proxy: Proxy, diagonal: float) -> np.ndarray:
     origins = np.tile(proxy.centroids + (1e-4 * diagonal) * n, (len(CONE) + 1, 1))
     hit = scene.run(origins.astype(np.float32), dirs.astype(np.float32), query="INTERSECT")
     hit = np.asarray(hit, dtype=np.int64)
-    dist = np.full(len(hit), np.inf)
-    ok = hit >= 0
     # Each triangle's plane: points x with plane . x = level.
     a = corners[:, 0]
     plane = _cross(corners[:, 1] - a, corners[:, 2] - a)
     level = _dot(plane, a)
-    plane, level = plane[hit[ok]], level[hit[ok]]
-    along = _dot(dirs[ok], plane)
-    t = np.divide(level - _dot(origins[ok], plane), along, out=np.full(len(along), np.inf),
-                  where=along != 0)  # fmt: skip
-    dist[ok] = np.where(t > 0, t, np.inf)
+    h = np.maximum(hit, 0)
+    plane = plane[h]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (level[h] - _dot(origins, plane)) / _dot(dirs, plane)
+    # Misses, rays along a plane (t infinite or undefined) and hits behind: no distance.
+    dist = np.where((hit >= 0) & (t > 0), t, np.inf)
     dist = dist.reshape(len(CONE) + 1, q)
     # The median over the rays that hit (misses sort last; all-miss faces stay infinite).
     hits = np.isfinite(dist).sum(axis=0)
