@@ -183,7 +183,7 @@ def segment(
     points = [m.vertices for m in meshes if len(m.vertices)]
     if points:
         allp = np.concatenate(points)
-        diagonal = math.hypot(*(float(c) for c in allp.max(axis=0) - allp.min(axis=0)))
+        diagonal = math.hypot(*(allp.max(axis=0) - allp.min(axis=0)))
     else:
         diagonal = 1.0
     diagonal = diagonal if diagonal > 0 else 1.0

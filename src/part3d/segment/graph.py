@@ -22,7 +22,7 @@ def weld(
     if len(vertices) == 0:
         return triangles.copy(), vertices.copy()
     lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-    step = max(math.hypot(*(float(c) for c in hi - lo)) * tol, 1e-300)
+    step = max(math.hypot(*(hi - lo)) * tol, 1e-300)
     keys = np.round((vertices - lo) / step).astype(np.int64)
     first, inverse = unique_rows(keys)
     return inverse[triangles], vertices[first]
