@@ -152,6 +152,37 @@ def test_the_embedding_of_a_graph_of_several_pieces_does_not_depend_on_the_solve
     assert (a[:6, 0] > 0).all() and (a[6:, 0] == 0).all()
 
 
+def test_segmentation_runs_blas_on_one_thread_and_gives_the_threads_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OpenBLAS's threads cost the segmentation's small eigenproblems up to 0.12 s each when
+    the other cores were busy: segmentation runs BLAS on one thread, and restores what the
+    process had afterwards (the limit is not left behind for the rest of the pipeline)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import part3d.segment as seg
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    during: list[list[int]] = []
+    real = seg.spectral_embedding
+
+    def spy(w, k):
+        during.append(blas_threads())
+        return real(w, k)
+
+    monkeypatch.setattr(seg, "spectral_embedding", spy)
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        labels = segment_mesh(_psb_mesh(1)[0], SegmentOptions())
+        after = blas_threads()
+    assert before and all(n == 2 for n in before)
+    assert during and all(n == 1 for threads in during for n in threads)
+    assert after == before
+    assert labels.max() >= 1
+
+
 #: Run under an emulated CPU without AVX (qemu-user's Nehalem): Embree then runs its SSE
 #: kernels, which neither an AVX2 nor an AVX-512 machine runs.
 _THICKNESS_ELSEWHERE = """
