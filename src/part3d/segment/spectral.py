@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.cluster.vq import kmeans2
 from scipy.linalg import eigh
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
@@ -114,3 +115,41 @@ def split_disconnected(labels: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     g = symmetric(len(labels), pairs[same], np.ones(int(same.sum())))
     _, pieces = connected_components(g, directed=False)
     return pieces
+
+
+#: Lloyd iterations of the leaves' k-means, at most.
+KMEANS_ITERATIONS = 30
+
+
+def kmeans_labels(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int):
+    """(n,) cluster of each of ``points``: scipy's ``kmeans2`` (its k-means++ seeds from
+    ``rng``, ``_kmeans_plus_plus``) for ``iterations``, stopped as soon as an iteration leaves
+    every label where it was. From there every iteration gives the same centroids and labels
+    again, so the labels are those of all ``iterations``; most embeddings settle in a few."""
+    seeds = _kmeans_plus_plus(points, k, rng)
+    centroids, labels = kmeans2(points, seeds, minit="matrix", iter=1)
+    for _ in range(iterations - 1):
+        moved, again = kmeans2(points, centroids, minit="matrix", iter=1)
+        if np.array_equal(again, labels):
+            break
+        centroids, labels = moved, again
+    return labels
+
+
+def _kmeans_plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """(k, d) k-means++ seeds of ``points`` (n, d): the seeds scipy's ``kmeans2(minit="++")``
+    draws from ``rng``, with each point's distance to its nearest seed kept up to date seed by
+    seed rather than measured again to every seed (k times less work, the same numbers: each
+    distance is computed alone, and the least of them is exact)."""
+    from scipy.spatial.distance import cdist
+
+    points = np.asarray(points, dtype=np.float64)
+    seeds = np.empty((k, points.shape[1]))
+    seeds[0] = points[rng.integers(points.shape[0], dtype=np.int64)]
+    nearest = None
+    for i in range(1, k):
+        d2 = cdist(seeds[i - 1 : i], points, metric="sqeuclidean")[0]
+        nearest = d2 if nearest is None else np.minimum(nearest, d2)
+        cumulative = (nearest / nearest.sum()).cumsum()
+        seeds[i] = points[int(np.searchsorted(cumulative, rng.uniform()))]
+    return seeds
