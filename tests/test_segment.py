@@ -608,6 +608,19 @@ def test_the_packaged_boundary_model_reads_the_features_part3d_computes() -> Non
     assert packaged.stat().st_size <= 5_000_000
 
 
+def test_a_warmed_up_worker_has_read_the_boundary_model() -> None:
+    """A worker warms up before its first job; reading the five boosters is part of it, so
+    the first job does not wait for them."""
+    code = (
+        "from part3d.segment import learned\n"
+        "assert '' not in learned._BOUNDARY_MODELS\n"
+        "from part3d.pipeline import warm_up\n"
+        "warm_up()\n"
+        "assert learned._BOUNDARY_MODELS[''].num_feature() > 0\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 def test_learned_evidence_is_a_probability_and_cuts_where_people_mostly_would() -> None:
     """Heights of the learned tree are probabilities; balanced undoes the merges above 0.7."""
     from part3d.segment.tree import LEARNED_LEVEL

@@ -253,9 +253,9 @@ class _Timer:
 
 
 def warm_up() -> None:
-    """Run the slow first-time work (OpenGL start-up, lazy imports) on a tiny model, so that a
-    long-lived worker's first job does not pay for it. Failures are ignored: the job will
-    report them."""
+    """Run the slow first-time work (OpenGL start-up, lazy imports, reading the learned
+    boundary evidence) on a tiny model, so that a long-lived worker's first job does not pay
+    for it. Failures are ignored: the job will report them."""
     import tempfile
 
     import numpy as np
@@ -268,4 +268,10 @@ def warm_up() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             render(Scene([mesh]), Path(tmp) / "warm.png", size=64)
     except Exception:  # noqa: BLE001 - warming up must never stop a worker
+        pass
+    try:
+        from part3d.segment import boundary_model
+
+        boundary_model()  # five boosters, some 0.15 s to read
+    except Exception:  # noqa: BLE001
         pass
