@@ -129,6 +129,32 @@ def test_steady_positions_round_away_last_bit_differences() -> None:
     assert np.abs(far.astype(np.float32) - far).max() > 1e-3 * np.ptp(far)
 
 
+def test_bits_joined_by_no_edge_do_not_take_the_embedding(models: Path) -> None:
+    """The Wuson ox's body has 26 bits joined to it through vertices only: each took an
+    eigenvector of the embedding, which then told nothing of the body apart, and the ox came
+    out as one part (99 % of its area) and three specks. Left out of the embedding, the body
+    is cut again: head, legs, tail."""
+    scene = load(models / "WusonOBJ.obj")
+    seg = segment(scene)
+    area = scene.meshes[0].polygon_areas()
+    share = np.bincount(seg.labels[0], weights=area) / area.sum()
+    assert seg.part_count >= 6
+    assert share.max() < 0.8
+
+
+def test_dust_is_the_small_pieces_of_a_graph_but_never_its_largest() -> None:
+    from part3d.segment.spectral import dust_components
+
+    ring = [(i, (i + 1) % 20) for i in range(20)]
+    pairs = np.array(ring + [(20, 21), (22, 23), (24, 25)])
+    w = symmetric(27, pairs, np.ones(len(pairs)))  # node 26: no edge
+    dust = dust_components(w, 5.0)
+    assert not dust[:20].any() and dust[20:].all()
+    assert not dust_components(w, 1.0).any()
+    only = symmetric(4, np.array([(0, 1), (2, 3)]), np.ones(2))
+    assert dust_components(only, 5.0).tolist() == [False, False, True, True]
+
+
 def test_the_embedding_of_a_graph_of_several_pieces_does_not_depend_on_the_solvers_basis() -> None:
     """A graph of two pieces has two zero eigenvalues, and an eigensolver may return any
     rotation of their vectors (which one depended on the CPU's BLAS kernels): the embedding
@@ -543,12 +569,13 @@ def test_a_cut_across_a_handle_is_told_from_a_limbs_joint_a_neck_and_touching_fi
 
 def test_a_handle_cut_at_its_waist_is_kept_whole() -> None:
     """The potion's two handles have a moulded band at their waists, where the learned
-    evidence alone cuts them (9 parts for the 3-8 a person accepts); the handle rule keeps
-    each whole and changes nothing else: its parts are unions of the parts without it."""
+    evidence alone cuts them (both with the sixth session's model: 9 parts for the 3-8 a
+    person accepts; one with the ninth's: 8); the handle rule keeps each whole and changes
+    nothing else: its parts are unions of the parts without it."""
     scene = load(REAL / "samesh_potion.glb")
     kept = segment(scene)
     cut = segment(scene, SegmentOptions(handles=False))
-    assert kept.part_count <= 8 < cut.part_count
+    assert kept.part_count <= 8 and kept.part_count < cut.part_count
     pairs = np.unique(np.stack([cut.labels[0], kept.labels[0]], axis=1), axis=0)
     assert len(pairs) == cut.part_count  # each part without the rule lies inside one with it
 

@@ -41,6 +41,7 @@ from part3d.segment.learned import FEW_ROWS, BoundaryModel, boundary_model
 from part3d.segment.refine import near_boundaries, refine_boundaries, smooth_boundaries
 from part3d.segment.spectral import (
     KMEANS_ITERATIONS,
+    dust_components,
     kmeans_labels,
     make_patches,
     spectral_embedding,
@@ -439,10 +440,23 @@ def _segment_piece(
         cross = pa != pb
         w = symmetric(n_patch, np.stack([pa[cross], pb[cross]], axis=1), strength[cross])
         w.sum_duplicates()
-        emb = spectral_embedding(w, options.eigenvectors)
+        # Bits of the surface joined to it by no edge (through a vertex or a non-manifold
+        # edge), each smaller than a leaf, are leaves of their own (``split_disconnected``
+        # below) whatever their embedding: left out of it, they do not take the
+        # eigenvectors that would tell the rest of the surface apart.
+        dust = dust_components(w, n_patch / k)
+        if dust.any():
+            keep = np.flatnonzero(~dust)
+            emb = spectral_embedding(w[keep][:, keep], options.eigenvectors)
+        else:
+            emb = spectral_embedding(w, options.eigenvectors)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an empty cluster is fine: fewer leaves
             patch_label = kmeans_labels(emb, k, rng, KMEANS_ITERATIONS)
+        if dust.any():
+            full = np.full(n_patch, k, dtype=patch_label.dtype)
+            full[keep] = patch_label
+            patch_label = full
         leaf = patch_label[patch]
     leaf = split_disconnected(leaf, proxy.pairs)
     cut_weight = proxy.length * np.exp(-options.boundary_crease_weight * crease)

@@ -56,6 +56,22 @@ def make_patches(
     return patch_of_seed[sources]
 
 
+def dust_components(w: sp.csr_matrix, smallest: float) -> np.ndarray:
+    """(n,) True for the nodes of the graph's connected pieces of fewer than ``smallest``
+    nodes (single nodes without edges included), the largest piece excepted. Such a piece is
+    a leaf of its own whatever its embedding (``split_disconnected``), and an embedding
+    spends one eigenvector on each piece: the Wuson ox's body, with 26 pieces of 2 to 8
+    patches beside its 1,416, got an embedding of nothing but them and came out as one
+    part."""
+    n_comp, comp = connected_components(w, directed=False)
+    if n_comp < 2:
+        return np.zeros(w.shape[0], dtype=bool)
+    size = np.bincount(comp, minlength=n_comp)
+    small = size < smallest
+    small[int(np.argmax(size))] = False
+    return small[comp]
+
+
 def spectral_embedding(w: sp.csr_matrix, k: int) -> np.ndarray:
     """(n, k) rows of the normalised-Laplacian eigenvectors 1..k (the trivial one dropped),
     each row scaled to unit length."""
