@@ -242,7 +242,9 @@ def _one_blas_thread():
     """A context in which BLAS and LAPACK run on the calling thread alone. The segmentation's
     matrices are small (a proxy's 1,500 patches at most), and waking OpenBLAS's threads cost
     more than they saved: when the other cores were busy (a second worker, a second job),
-    ARPACK's eigenvector step took up to 0.12 s instead of 1 ms, waiting for them."""
+    ARPACK's eigenvector step took up to 0.12 s instead of 1 ms, waiting for them. (Threads
+    segmenting at once may leave the process at one BLAS thread, as the limit is global:
+    slower elsewhere at most, with the same numbers.)"""
     if not _BLAS:
         from threadpoolctl import ThreadpoolController
 
@@ -444,19 +446,14 @@ def _segment_piece(
         # edge), each smaller than a leaf, are leaves of their own (``split_disconnected``
         # below) whatever their embedding: left out of it, they do not take the
         # eigenvectors that would tell the rest of the surface apart.
-        dust = dust_components(w, n_patch / k)
-        if dust.any():
-            keep = np.flatnonzero(~dust)
-            emb = spectral_embedding(w[keep][:, keep], options.eigenvectors)
-        else:
-            emb = spectral_embedding(w, options.eigenvectors)
+        keep = np.flatnonzero(~dust_components(w, n_patch / k))
+        if len(keep) < n_patch:
+            w = w[keep][:, keep]
+        emb = spectral_embedding(w, options.eigenvectors)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an empty cluster is fine: fewer leaves
-            patch_label = kmeans_labels(emb, k, rng, KMEANS_ITERATIONS)
-        if dust.any():
-            full = np.full(n_patch, k, dtype=patch_label.dtype)
-            full[keep] = patch_label
-            patch_label = full
+            patch_label = np.full(n_patch, k, dtype=np.int64)  # dust: a label of its own
+            patch_label[keep] = kmeans_labels(emb, k, rng, KMEANS_ITERATIONS)
         leaf = patch_label[patch]
     leaf = split_disconnected(leaf, proxy.pairs)
     cut_weight = proxy.length * np.exp(-options.boundary_crease_weight * crease)
