@@ -142,6 +142,25 @@ def test_bits_joined_by_no_edge_do_not_take_the_embedding(models: Path) -> None:
     assert share.max() < 0.8
 
 
+def test_a_surface_of_pieces_joined_at_one_vertex_keeps_each_piece() -> None:
+    """Every piece of the patch graph is dust when 100 pairs of triangles meet only at a
+    centre vertex: the surface is segmented as it is (each pair a part), without an
+    embedding of a single pair."""
+    vertices, faces = [[0.0, 0.0, 0.0]], []
+    for i in range(100):
+        a = 2 * np.pi * i / 100
+        r, t = np.array([np.cos(a), np.sin(a), 0.0]), np.array([-np.sin(a), np.cos(a), 0.0])
+        z = np.array([0.0, 0.0, 0.3 * ((i % 7) - 3)])
+        b = len(vertices)
+        vertices += [r + 0.02 * t + z, r - 0.02 * t + z, 2 * r + z]
+        faces += [[0, b, b + 1], [b, b + 2, b + 1]]
+    f = np.array(faces)
+    mesh = build_mesh("pinwheel", np.array(vertices), f.reshape(-1), np.arange(0, f.size + 1, 3))
+    labels = segment_mesh(mesh)
+    assert labels.max() + 1 == 100
+    assert (labels[0::2] == labels[1::2]).all()
+
+
 def test_dust_is_the_small_pieces_of_a_graph_but_never_its_largest() -> None:
     from part3d.segment.spectral import dust_components
 

@@ -447,7 +447,9 @@ def _segment_piece(
         # below) whatever their embedding: left out of it, they do not take the
         # eigenvectors that would tell the rest of the surface apart.
         keep = np.flatnonzero(~dust_components(w, n_patch / k))
-        if len(keep) < n_patch:
+        if len(keep) <= k:  # all dust (pieces joined at a vertex): embedded as they are
+            keep = np.arange(n_patch)
+        elif len(keep) < n_patch:
             w = w[keep][:, keep]
         emb = spectral_embedding(w, options.eigenvectors)
         with warnings.catch_warnings():
