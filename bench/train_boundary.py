@@ -157,7 +157,7 @@ def train(x: np.ndarray, y: np.ndarray, rounds: int):
     """A ``BoundaryModel`` of one booster per seed of ``SEEDS``."""
     import lightgbm
 
-    from part3d.segment import BoundaryModel
+    from part3d.segment.learned import BoundaryModel
 
     # Features rounded to float32: the last bits of a float64 feature differ from one CPU's
     # vector unit to another's (numpy's AVX-512 and AVX2 exp/log), and LightGBM writes its

@@ -646,7 +646,7 @@ def test_the_packaged_boundary_model_reads_the_features_part3d_computes() -> Non
     """The learned evidence inside the package was trained on today's features (retrain with
     bench/train_boundary.py --save after changing them)."""
     import part3d.segment
-    from part3d.segment import boundary_model
+    from part3d.segment.learned import boundary_model
     from part3d.segment.tree import FEATURES
 
     assert boundary_model().num_feature() == len(FEATURES)
@@ -739,7 +739,7 @@ def test_kmeans_stopped_when_settled_gives_the_labels_of_every_iteration() -> No
 
     from scipy.cluster.vq import kmeans2
 
-    from part3d.segment import kmeans_labels
+    from part3d.segment.spectral import kmeans_labels
 
     cloud_rng = np.random.default_rng(0)
     for trial in range(40):
@@ -759,7 +759,7 @@ def test_the_boundary_model_scores_a_few_rows_as_booster_predict_does() -> None:
     """Few rows go through LightGBM's single-row C API (set up once), many through
     ``Booster.predict``: the same probabilities to the last bit, missing values included, from
     one thread or several at once."""
-    from part3d.segment import FEW_ROWS, boundary_model
+    from part3d.segment.learned import FEW_ROWS, boundary_model
 
     model = boundary_model()
     rng = np.random.default_rng(0)

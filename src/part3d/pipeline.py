@@ -270,7 +270,7 @@ def warm_up() -> None:
     except Exception:  # noqa: BLE001 - warming up must never stop a worker
         pass
     try:
-        from part3d.segment import boundary_model
+        from part3d.segment.learned import boundary_model
 
         boundary_model()  # five boosters, some 0.15 s to read
     except Exception:  # noqa: BLE001

@@ -17,6 +17,7 @@ file order); identical input and options give identical labels.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
@@ -37,7 +38,7 @@ from part3d.segment.graph import (
     weld,
 )
 from part3d.segment.grooves import Grooves
-from part3d.segment.learned import FEW_ROWS, BoundaryModel, boundary_model
+from part3d.segment.learned import boundary_model
 from part3d.segment.refine import near_boundaries, refine_boundaries, smooth_boundaries
 from part3d.segment.spectral import (
     KMEANS_ITERATIONS,
@@ -69,13 +70,9 @@ from part3d.segment.tree import (
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "FEW_ROWS",
     "GRANULARITY",
-    "BoundaryModel",
     "SegmentOptions",
     "Segmentation",
-    "boundary_model",
-    "kmeans_labels",
     "rank_by_area",
     "segment",
     "segment_mesh",
@@ -233,9 +230,13 @@ def _segment(scene: Scene, options: SegmentOptions, _trace: list | None) -> Segm
     return _cut(tree, leaf_of_face, areas, options)
 
 
-#: threadpoolctl's view of the BLAS libraries loaded (numpy's and scipy's OpenBLAS), made on
-#: the first segmentation.
-_BLAS: list = []
+@functools.cache
+def _blas():
+    """threadpoolctl's view of the BLAS libraries loaded (numpy's and scipy's OpenBLAS), made
+    on the first segmentation."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _one_blas_thread():
@@ -245,11 +246,7 @@ def _one_blas_thread():
     ARPACK's eigenvector step took up to 0.12 s instead of 1 ms, waiting for them. (Threads
     segmenting at once may leave the process at one BLAS thread, as the limit is global:
     slower elsewhere at most, with the same numbers.)"""
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
+    return _blas().limit(limits=1, user_api="blas")
 
 
 def segment_mesh(mesh: Mesh, options: SegmentOptions | None = None) -> np.ndarray:
