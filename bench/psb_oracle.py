@@ -7,7 +7,7 @@ segmentation of the person who agrees best with the others: what merging the lea
 reach) and of that person's segmentation itself.
 
     python bench/psb_oracle.py [--data DIR] [--categories Bust,Fish | all] [--max-parts 25]
-                               [--json FILE] [--jobs N]
+                               [--json FILE] [--jobs N] [--set name=value ...]
 
 Cross-validated like ``bench/psb.py``: each model is segmented by the boundary model of
 ``bench/train_boundary.py``'s fold that never saw it. Prints per category the mean of the
@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
+from options import segment_overrides  # noqa: E402
 from psb_metrics import psb_mesh, rand_index_error  # noqa: E402
 
 
@@ -39,10 +40,11 @@ def _model(args: tuple[str, str, int]) -> dict:
     from part3d.model import Scene
     from part3d.segment import SegmentOptions, segment
 
-    path, booster, max_parts = args
+    path, booster, max_parts, overrides = args
     z = np.load(path)
     segs = [np.asarray(s, dtype=np.int64) for s in z["segs"]]
-    seg = segment(Scene([psb_mesh(z)]), replace(SegmentOptions(), boundary_model=booster))
+    options = replace(SegmentOptions(), boundary_model=booster, **overrides)
+    seg = segment(Scene([psb_mesh(z)]), options)
 
     def error(labels: np.ndarray) -> float:
         return float(np.mean([rand_index_error(labels.astype(np.int64), s) for s in segs]))
@@ -78,7 +80,12 @@ def main() -> None:
     ap.add_argument("--max-parts", type=int, default=25)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = ap.parse_args()
+    try:
+        overrides = segment_overrides(args.set)
+    except ValueError as exc:
+        ap.error(str(exc))
     paths = sorted(args.data.glob("*.npz"), key=lambda p: int(p.stem))
     if args.categories != "all":
         wanted = set(args.categories.split(","))
@@ -88,7 +95,7 @@ def main() -> None:
     sets = load_sets([d for d in DEFAULT_DATA if d.name in TRAINING], args.jobs)
     with tempfile.TemporaryDirectory() as folds:
         model_of = fold_models(sets, 5, Path(folds))
-        jobs = [(str(p), model_of[int(p.stem)], args.max_parts) for p in paths]
+        jobs = [(str(p), model_of[int(p.stem)], args.max_parts, overrides) for p in paths]
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             rows = list(pool.map(_model, jobs))
     if args.json:
