@@ -35,7 +35,7 @@ from options import segment_overrides  # noqa: E402
 from psb_metrics import psb_mesh, rand_index_error  # noqa: E402
 
 
-def _model(args: tuple[str, str, int]) -> dict:
+def _model(args: tuple[str, str, int, dict]) -> dict:
     """One model's automatic and per-count errors (runs in a worker process)."""
     from part3d.model import Scene
     from part3d.segment import SegmentOptions, segment
@@ -43,7 +43,7 @@ def _model(args: tuple[str, str, int]) -> dict:
     path, booster, max_parts, overrides = args
     z = np.load(path)
     segs = [np.asarray(s, dtype=np.int64) for s in z["segs"]]
-    options = replace(SegmentOptions(), boundary_model=booster, **overrides)
+    options = replace(SegmentOptions(), **{"boundary_model": booster, **overrides})
     seg = segment(Scene([psb_mesh(z)]), options)
 
     def error(labels: np.ndarray) -> float:
