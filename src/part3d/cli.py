@@ -409,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="balanced",
         help="how finely to cut when --parts is auto: coarse (only the cuts nearly everyone "
         "would make), balanced (default: the cuts most people make) or fine (also those "
-        "some would make). One surface typically gives 2-6, 3-15 and 6-18 parts",
+        "some would make). One surface typically gives 2-6, 3-15 and 5-18 parts",
     )
     p.add_argument(
         "--open",
