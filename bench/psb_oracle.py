@@ -10,10 +10,13 @@ reach) and of that person's segmentation itself.
                                [--json FILE] [--jobs N] [--set name=value ...]
 
 Cross-validated like ``bench/psb.py``: each model is segmented by the boundary model of
-``bench/train_boundary.py``'s fold that never saw it. Prints per category the mean of the
-errors, then per model. (Fourth session of 2026-11-30: Bust 0.251 automatic, 0.211
-oracle: no count reaches 0.20 on busts. Ninth: the leaves reach 0.164, the person who agrees
-best 0.145: the cuts are in the leaves, the merge order loses them.)
+``bench/train_boundary.py``'s fold that never saw it; ``--set`` overrides a SegmentOptions
+field, as in ``bench/psb.py``, to compare an experiment's tree with the shipped one. Prints
+per category the mean of the errors, then per model. (Fourth session of 2026-11-30: Bust
+0.251 automatic, 0.211 oracle: no count reaches 0.20 on busts. Ninth: the leaves reach
+0.164, the person who agrees best 0.145: the cuts are in the leaves, the merge order loses
+them. Tenth: average linkage in the merge order takes the tree's best cut to 0.203 at best;
+docs/SEGMENTATION.md.)
 """
 
 from __future__ import annotations
