@@ -590,10 +590,12 @@ def test_a_handle_cut_at_its_waist_is_kept_whole() -> None:
     """The potion's two handles have a moulded band at their waists, where the learned
     evidence alone cuts them (both with the sixth session's model: 9 parts for the 3-8 a
     person accepts; one with the ninth's: 8); the handle rule keeps each whole and changes
-    nothing else: its parts are unions of the parts without it."""
+    nothing else: its parts are unions of the parts without it (boundaries as the leaves draw
+    them: the two trees' boundaries re-cut at their parts' scale differ a little)."""
     scene = load(REAL / "samesh_potion.glb")
-    kept = segment(scene)
-    cut = segment(scene, SegmentOptions(handles=False))
+    assert segment(scene).part_count <= 8
+    kept = segment(scene, SegmentOptions(tree_band=0))
+    cut = segment(scene, SegmentOptions(handles=False, tree_band=0))
     assert kept.part_count <= 8 and kept.part_count < cut.part_count
     pairs = np.unique(np.stack([cut.labels[0], kept.labels[0]], axis=1), axis=0)
     assert len(pairs) == cut.part_count  # each part without the rule lies inside one with it
@@ -640,6 +642,60 @@ def test_a_scans_noise_does_not_lure_the_recut_into_saw_teeth(monkeypatch) -> No
     raw = segment(scene, SegmentOptions(fold_radius=0))
     assert smooth.part_count == raw.part_count
     assert _boundary_length(scene, smooth.labels) < 0.95 * _boundary_length(scene, raw.labels)
+
+
+def test_the_boundaries_between_parts_are_recut_at_the_parts_scale() -> None:
+    # The AI-generated carrot's eyes are one part at balanced. Drawn along the leaves they
+    # happened to follow, the part took a ragged patch of the carrot's body below them; re-cut
+    # from the top of the tree down, each boundary by a minimum cut at the scale of the two
+    # parts it parts, the eyes come away alone (boundaries 411 -> 321 long). Every cut of the
+    # tree keeps its part count at the fine level and above.
+    scene = load(REAL / "unirig_tripo_carrot.fbx")
+    recut = segment(scene)
+    leafwise = segment(scene, SegmentOptions(tree_band=0))
+    for granularity in ("coarse", "balanced", "fine"):
+        a, b = recut.cut(granularity=granularity), leafwise.cut(granularity=granularity)
+        assert a.part_count == b.part_count
+    assert _boundary_length(scene, recut.labels) < 0.85 * _boundary_length(scene, leafwise.labels)
+    # Still one tree: each cut is a union of leaves, and the cuts nest.
+    for parts in range(recut.tree.roots, recut.tree.max_parts + 1):
+        labels = recut.cut(parts=parts).labels[0]
+        assert labels.max() + 1 == parts
+        pairs = np.unique(np.stack([recut.leaves[0], labels], axis=1), axis=0)
+        assert len(pairs) == len(np.unique(recut.leaves[0]))
+
+
+def test_a_tree_recut_straightens_a_boundary_and_keeps_faces_in_the_tree() -> None:
+    from part3d.segment.refine import refine_tree
+
+    # A strip of 12 x 4 square faces in four leaves of three columns, merged as (0 1) (2 3)
+    # below the level and the two halves above it. The boundary between the halves zigzags:
+    # column 6 belongs to leaf 1 on rows 0 and 2. Cutting between columns 5 and 6 costs half
+    # (a crease there). The re-cut moves those two faces across; they join leaf 2, the leaf
+    # of their neighbours in their new part, and the tree keeps its merges.
+    cols, rows = 12, 4
+    cell = np.arange(cols * rows).reshape(rows, cols)
+    col, row = np.tile(np.arange(cols), rows), np.repeat(np.arange(rows), cols)
+    leaf = col // 3
+    leaf[(col == 6) & (row % 2 == 0)] = 1
+    across = np.stack([cell[:, :-1].ravel(), cell[:, 1:].ravel()], axis=1)
+    along = np.stack([cell[:-1, :].ravel(), cell[1:, :].ravel()], axis=1)
+    pairs = np.concatenate([across, along])
+    weight = np.where(np.concatenate([col[across[:, 0]] == 5, np.zeros(len(along), bool)]), 0.5, 1)
+    centroids = np.stack([col + 0.5, row + 0.5, np.zeros(cols * rows)], axis=1)
+    merges, heights = [(0, 1), (2, 3), (0, 2)], [0.1, 0.2, 0.9]
+    out, kept, kept_heights = refine_tree(
+        leaf, merges, heights, 0.5, pairs, weight, centroids, np.ones(cols * rows), 0.3
+    )
+    assert np.isin(out[col < 6], [0, 1]).all() and np.isin(out[col >= 6], [2, 3]).all()
+    assert (out[(col == 6) & (row % 2 == 0)] == 2).all()
+    assert (out[col != 6] == leaf[col != 6]).all()
+    assert kept == merges and kept_heights == heights
+    # Above the level only: at level 0.95 nothing is re-cut.
+    same, _, _ = refine_tree(
+        leaf, merges, heights, 0.95, pairs, weight, centroids, np.ones(48), 0.3
+    )
+    assert (same == leaf).all()
 
 
 def test_the_packaged_boundary_model_reads_the_features_part3d_computes() -> None:

@@ -39,7 +39,12 @@ from part3d.segment.graph import (
 )
 from part3d.segment.grooves import Grooves
 from part3d.segment.learned import boundary_model
-from part3d.segment.refine import near_boundaries, refine_boundaries, smooth_boundaries
+from part3d.segment.refine import (
+    near_boundaries,
+    refine_boundaries,
+    refine_tree,
+    smooth_boundaries,
+)
 from part3d.segment.spectral import (
     KMEANS_ITERATIONS,
     dust_components,
@@ -52,6 +57,7 @@ from part3d.segment.spectral import (
 from part3d.segment.tree import (
     CREASE,
     GRANULARITY,
+    LEARNED_LEVEL,
     STAT_ABOVE,
     STAT_CONCAVE,
     STAT_CONCAVE2,
@@ -124,6 +130,12 @@ class SegmentOptions:
     min_speck: float = 0.001
     #: Width of the band a boundary may move in, times sqrt(smaller segment area).
     band: float = 0.25
+    #: The boundaries between parts (the merges above the fine level) are re-cut from the top
+    #: of the tree down, each by a minimum cut in a band this many times the square root of
+    #: its smaller side's area (``refine.refine_tree``): a boundary between two parts is drawn
+    #: at their scale, not along the leaves it happened to follow. 0: left as the leaves draw
+    #: them.
+    tree_band: float = 0.25
     #: On a decimated surface, each boundary is re-cut on the surface's own triangles within
     #: this many proxy edge lengths of where it was (0: boundaries follow the proxy's triangles).
     smooth: float = 2.0
@@ -511,6 +523,20 @@ def _segment_piece(
         else None,
         handles=options.handles,
     )
+    if options.tree_band > 0 and options.evidence == "learned":
+        # The parts' boundaries re-cut at their own scale, keeping every part of the cuts at
+        # the fine level and above (the hand-made evidence has no fixed levels to keep).
+        leaf, merges, heights = refine_tree(
+            leaf,
+            merges,
+            heights,
+            LEARNED_LEVEL["fine"] * options.evidence_scale,
+            proxy.pairs,
+            cut_weight,
+            proxy.centroids,
+            proxy.area,
+            options.tree_band,
+        )
     # Back to the piece's triangles (dead ones: the nearest live triangle's leaf).
     tri_leaf = np.zeros(len(piece), dtype=np.int64)
     pos = np.searchsorted(piece, live)

@@ -247,3 +247,230 @@ def _reach(
         return_predecessors=True,
     )  # fmt: skip
     return dist, source
+
+
+#: A re-cut (``refine_tree``) is not made when it would leave a part of the protected cut
+#: less than this share of its faces in the segment being split.
+PART_KEPT = 0.25
+
+
+def refine_tree(
+    leaf: np.ndarray,
+    merges: list[tuple[int, int]],
+    heights: list[float],
+    level: float,
+    pairs: np.ndarray,
+    weight: np.ndarray,
+    centroids: np.ndarray,
+    area: np.ndarray,
+    band: float,
+) -> tuple[np.ndarray, list[tuple[int, int]], list[float]]:
+    """The leaves of one piece and its merges after the boundaries its tree's cuts draw are
+    re-cut at their own scale, from the top of the tree down.
+
+    ``merges`` (leaf pairs in merge order, ``heights`` their evidence) join the leaves
+    ``0..k-1`` of the faces (``leaf``) into one segment. Undone from the last to the first (the
+    order in which cuts take them apart), each merge above ``level`` splits a segment in two;
+    the faces of that segment within ``band`` times the square root of the smaller side's area
+    of the boundary between them are free to change sides, and a minimum cut (``pairs``
+    adjacent faces, cut cost ``weight``) draws the boundary again. Left as the leaves drew it,
+    a boundary between two large parts zigzags from leaf to leaf across a smooth surface.
+
+    A face stays below the side it was given, so every cut of the tree is still a union of
+    leaves (cuts nest and cost nothing more). Faces that changed sides join the leaves of
+    their new side by adjacency; a leaf left with no face leaves the tree with its merge. A
+    re-cut is not made if it would break a side in pieces or leave any part of the cut at
+    ``level`` less than ``PART_KEPT`` of its faces: cuts at that level or above keep their
+    part counts. Returns the leaves (renumbered), merges and heights."""
+    k = int(leaf.max()) + 1 if len(leaf) else 0
+    if k < 2 or len(pairs) == 0 or not any(h > level for h in heights):
+        return leaf, merges, heights
+    # The tree's nodes: leaves 0..k-1, then node k + i made by merge i (children[i]), built in
+    # the order in which cuts apply the merges (rising evidence; the specks' merges, of no
+    # evidence, first), so the merges above ``level`` are the last ones (``top``).
+    rising = sorted(range(len(merges)), key=lambda i: (heights[i], i))
+    node_of = list(range(k))
+    parent = list(range(k))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    children: list[tuple[int, int] | None] = [None] * len(merges)
+    part_node = None  # the node of each leaf's part in the cut at ``level``
+    top = []
+    for i in rising:
+        if heights[i] > level:
+            if part_node is None:
+                part_node = np.array([node_of[find(x)] for x in range(k)])
+            top.append(i)
+        ra, rb = find(merges[i][0]), find(merges[i][1])
+        if ra == rb:
+            continue
+        children[i] = (node_of[ra], node_of[rb])
+        parent[rb] = ra
+        node_of[ra] = k + i
+    if part_node is None or len({find(x) for x in range(k)}) != 1:
+        return leaf, merges, heights
+    members: list[np.ndarray | None] = [np.array([x]) for x in range(k)] + [None] * len(merges)
+    for i in rising:
+        if children[i]:
+            na, nb = children[i]
+            members[k + i] = np.concatenate([members[na], members[nb]])
+    a, b = pairs[:, 0], pairs[:, 1]
+    q = len(leaf)
+    # Each face's neighbours (CSR), to give faces that came over a side.
+    ends = np.concatenate([a, b])
+    order = np.argsort(ends, kind="stable")
+    nbr = np.concatenate([b, a])[order]
+    start = np.searchsorted(ends[order], np.arange(q + 1))
+    cur = np.full(q, node_of[find(0)], dtype=np.int64)
+    index = np.full(q, -1, dtype=np.int64)
+    side_of_leaf = np.zeros(k, dtype=np.int64)
+    lab = np.full(q, -1, dtype=np.int64)
+    part = part_node[leaf]
+    for i in reversed(top):
+        pair = children[i]
+        if pair is None:
+            continue
+        na, nb = pair
+        faces = np.flatnonzero(cur == k + i)
+        if len(faces) == 0:
+            continue
+        side_of_leaf[:] = 0
+        side_of_leaf[members[na]] = 1
+        side_of_leaf[members[nb]] = 2
+        lab[faces] = side_of_leaf[leaf[faces]]
+        alone = _fill_unsided(lab, faces[lab[faces] == 0], nbr, start)
+        lab[alone] = 2  # joined to neither side: not in a connected piece
+        new = _recut_split(lab, faces, a, b, weight, centroids, area, band, index)
+        if new is not None and _split_is_sound(new, lab, faces, part[faces], a, b):
+            lab[faces] = new
+        cur[faces] = np.where(lab[faces] == 1, na, nb)
+        lab[faces] = -1
+    # Below the cut at ``level`` the leaves stay as they were; a face that came over to
+    # another part joins the leaf of a neighbour in that part.
+    moved = np.flatnonzero(part != cur)
+    if len(moved) == 0:
+        return leaf, merges, heights
+    out = leaf + 1  # sides numbered from 1 for the spreading
+    out[moved] = 0
+    alone = _fill_unsided(out, moved, nbr, start, cur)
+    for f in alone.tolist():  # no neighbour in its part: any leaf of the part
+        out[f] = int(members[cur[f]][0]) + 1
+    out -= 1
+    # Leaves that lost every face leave the tree, with the merges that joined them.
+    has = np.bincount(out, minlength=k) > 0
+    if has.all():
+        return out, merges, heights
+    first = [x if has[x] else -1 for x in range(k)] + [-1] * len(merges)
+    for i in rising:  # a leaf with faces under each node
+        if children[i]:
+            first[k + i] = max(first[children[i][0]], first[children[i][1]])
+    kept_merges, kept_heights = [], []
+    for pair, h in zip(children, heights, strict=True):
+        if pair and first[pair[0]] >= 0 and first[pair[1]] >= 0:
+            kept_merges.append((first[pair[0]], first[pair[1]]))
+            kept_heights.append(h)
+    new_id = np.cumsum(has) - 1
+    return new_id[out], [(int(new_id[x]), int(new_id[y])) for x, y in kept_merges], kept_heights
+
+
+def _fill_unsided(
+    lab: np.ndarray,
+    todo: np.ndarray,
+    nbr: np.ndarray,
+    start: np.ndarray,
+    within: np.ndarray | None = None,
+) -> np.ndarray:
+    """Faces ``todo`` with no label yet (``lab`` 0) take that of their first neighbour that has
+    one (``nbr``, ``start``: each face's neighbours; ``within``: only a neighbour of the same
+    value there), spreading until every one has a label. Returns the faces joined to no
+    labelled face (left at 0)."""
+    while len(todo):
+        counts = start[todo + 1] - start[todo]
+        offsets = np.repeat(start[todo] - np.cumsum(counts) + counts, counts)
+        near = nbr[offsets + np.arange(int(counts.sum()))]
+        row = np.repeat(np.arange(len(todo)), counts)
+        ok = lab[near] > 0
+        if within is not None:
+            ok &= within[near] == within[todo[row]]
+        if not ok.any():
+            return todo
+        rows, first = np.unique(row[ok], return_index=True)
+        lab[todo[rows]] = lab[near[ok][first]]
+        todo = todo[lab[todo] == 0]
+    return todo
+
+
+def _recut_split(
+    lab: np.ndarray,
+    faces: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    weight: np.ndarray,
+    centroids: np.ndarray,
+    area: np.ndarray,
+    band: float,
+    index: np.ndarray,
+) -> np.ndarray | None:
+    """(len(faces),) the sides (1, 2 in ``lab``) of ``faces`` with the boundary between them
+    drawn again by a minimum cut in its band (``refine_tree``); None when they share no
+    boundary or the band holds a whole side."""
+    la, lb = lab[a], lab[b]
+    on = (la > 0) & (lb > 0) & (la != lb)
+    if not on.any():
+        return None
+    side_area = np.bincount(lab[faces], weights=area[faces], minlength=3)
+    width = band * np.sqrt(max(min(side_area[1], side_area[2]), 0.0))
+    mids = 0.5 * (centroids[a[on]] + centroids[b[on]])
+    points = centroids[faces]
+    box = np.flatnonzero(
+        ((points >= mids.min(axis=0) - width) & (points <= mids.max(axis=0) + width)).all(1)
+    )
+    dist, _ = cKDTree(mids).query(points[box], distance_upper_bound=width)
+    free = faces[box[np.isfinite(dist)]]
+    if len(free) < 3:
+        return None
+    index[free] = np.arange(len(free))
+    touch = (index[a] >= 0) | (index[b] >= 0)
+    ea, eb = a[touch], b[touch]
+    to_t = _two_label_cut(len(free), index[ea], index[eb], weight[touch], lab[ea], lab[eb], 1, 2)
+    index[free] = -1
+    if to_t is None:
+        return None
+    new = lab.copy()
+    new[free] = np.where(to_t, 2, 1)
+    return new[faces]
+
+
+def _split_is_sound(
+    new: np.ndarray, lab: np.ndarray, faces: np.ndarray, part: np.ndarray, a, b
+) -> bool:
+    """Whether the re-cut sides ``new`` of ``faces`` (``lab`` before) keep each side in as
+    many pieces as before and every part (``part`` of each face) ``PART_KEPT`` of its faces
+    on its side."""
+    old = lab[faces]
+    same = new == old
+    if same.all():
+        return False
+    _, inv = np.unique(part, return_inverse=True)
+    kept = np.bincount(inv, weights=same)
+    if (kept < PART_KEPT * np.bincount(inv)).any():
+        return False
+    trial = lab.copy()
+    trial[faces] = new
+    pieces = _pieces(trial, faces, a, b)
+    return pieces <= 2 or pieces <= _pieces(lab, faces, a, b)
+
+
+def _pieces(lab: np.ndarray, faces: np.ndarray, a: np.ndarray, b: np.ndarray) -> int:
+    """Connected pieces of the sides of ``faces`` (edges joining faces of one side)."""
+    local = np.full(len(lab), -1, dtype=np.int64)
+    local[faces] = np.arange(len(faces))
+    keep = (local[a] >= 0) & (local[b] >= 0) & (lab[a] == lab[b])
+    n = len(faces)
+    g = sp.coo_matrix((np.ones(int(keep.sum())), (local[a[keep]], local[b[keep]])), shape=(n, n))
+    return int(connected_components(g, directed=False)[0])
