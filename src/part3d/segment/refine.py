@@ -60,14 +60,7 @@ def refine_boundaries(
         if not on.any():
             continue
         width = band * np.sqrt(max(min(seg_area[s], seg_area[t]), 0.0))
-        mids = 0.5 * (centroids[ea[on]] + centroids[eb[on]])
-        # Only faces inside the boundary's box, grown by the width, can lie within it.
-        points = centroids[members]
-        box = np.flatnonzero(
-            ((points >= mids.min(axis=0) - width) & (points <= mids.max(axis=0) + width)).all(1)
-        )
-        dist, _ = cKDTree(mids).query(points[box], distance_upper_bound=width)
-        free = members[box[np.isfinite(dist)]]
+        free = _band(members, centroids, 0.5 * (centroids[ea[on]] + centroids[eb[on]]), width)
         if len(free) < 3:
             continue
         index[free] = np.arange(len(free))
@@ -76,6 +69,17 @@ def refine_boundaries(
         if to_t is not None:  # None: the band swallowed a whole segment; leave it alone
             labels[free] = np.where(to_t, t, s)
     return _keep_largest_pieces(labels, pairs, weight)
+
+
+def _band(faces: np.ndarray, centroids: np.ndarray, mids: np.ndarray, width: float) -> np.ndarray:
+    """The faces of ``faces`` whose centroids lie within ``width`` of a boundary's edge
+    midpoints ``mids`` (only those inside the boundary's box, grown by the width, can)."""
+    points = centroids[faces]
+    box = np.flatnonzero(
+        ((points >= mids.min(axis=0) - width) & (points <= mids.max(axis=0) + width)).all(1)
+    )
+    dist, _ = cKDTree(mids).query(points[box], distance_upper_bound=width)
+    return faces[box[np.isfinite(dist)]]
 
 
 def _two_label_cut(
@@ -425,13 +429,7 @@ def _recut_split(
         return None
     side_area = np.bincount(lab[faces], weights=area[faces], minlength=3)
     width = band * np.sqrt(max(min(side_area[1], side_area[2]), 0.0))
-    mids = 0.5 * (centroids[a[on]] + centroids[b[on]])
-    points = centroids[faces]
-    box = np.flatnonzero(
-        ((points >= mids.min(axis=0) - width) & (points <= mids.max(axis=0) + width)).all(1)
-    )
-    dist, _ = cKDTree(mids).query(points[box], distance_upper_bound=width)
-    free = faces[box[np.isfinite(dist)]]
+    free = _band(faces, centroids, 0.5 * (centroids[a[on]] + centroids[b[on]]), width)
     if len(free) < 3:
         return None
     index[free] = np.arange(len(free))
