@@ -78,8 +78,21 @@ def _band(faces: np.ndarray, centroids: np.ndarray, mids: np.ndarray, width: flo
     box = np.flatnonzero(
         ((points >= mids.min(axis=0) - width) & (points <= mids.max(axis=0) + width)).all(1)
     )
+    if len(box) * len(mids) <= BRUTE_FORCE:
+        # Every distance at once: cheaper than building a tree for a few dozen midpoints. The
+        # same test as cKDTree's (squared distance summed x, y, z, strictly under the bound).
+        p = points[box]
+        dx = p[:, 0, None] - mids[None, :, 0]
+        dy = p[:, 1, None] - mids[None, :, 1]
+        dz = p[:, 2, None] - mids[None, :, 2]
+        near = ((dx * dx + dy * dy + dz * dz) < width * width).any(axis=1)
+        return faces[box[near]]
     dist, _ = cKDTree(mids).query(points[box], distance_upper_bound=width)
     return faces[box[np.isfinite(dist)]]
+
+
+#: ``_band`` compares every face with every midpoint up to this many pairs.
+BRUTE_FORCE = 1 << 16
 
 
 def _two_label_cut(
