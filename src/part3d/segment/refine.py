@@ -286,8 +286,9 @@ def refine_tree(
     re-cut at their own scale, from the top of the tree down.
 
     ``merges`` (leaf pairs in merge order, ``heights`` their evidence) join the leaves
-    ``0..k-1`` of the faces (``leaf``) into one segment. Undone from the last to the first (the
-    order in which cuts take them apart), each merge above ``level`` splits a segment in two;
+    ``0..k-1`` of the faces (``leaf``) into one segment. Undone in the order in which cuts take
+    them apart (the strongest evidence first), each merge above ``level`` splits a segment in
+    two;
     the faces of that segment within ``band`` times the square root of the smaller side's area
     of the boundary between them are free to change sides, and a minimum cut (``pairs``
     adjacent faces, cut cost ``weight``) draws the boundary again. Left as the leaves drew it,
@@ -466,7 +467,7 @@ def _split_is_sound(
     old = lab[faces]
     same = new == old
     if same.all():
-        return False
+        return False  # nothing to apply
     _, inv = np.unique(part, return_inverse=True)
     kept = np.bincount(inv, weights=same)
     if (kept < PART_KEPT * np.bincount(inv)).any():
