@@ -41,17 +41,13 @@ def refine_boundaries(
     # Segment areas as they were before any boundary moved (the bands' widths).
     seg_area = np.bincount(labels, weights=area, minlength=int(labels.max()) + 1)
     # The edges of each face (each boundary only looks at the edges of its two segments).
-    ends = np.concatenate([a, b])
-    order = np.argsort(ends, kind="stable")
-    face_edges = np.concatenate([np.arange(len(a)), np.arange(len(a))])[order]
-    start = np.searchsorted(ends[order], np.arange(q + 1))
+    order, start = _incidence(a, b, q)
+    face_edges = order % len(a)
     index = np.full(q, -1, dtype=np.int64)
     seen = np.zeros(len(a), dtype=bool)  # marks of the edges gathered for one boundary
     for s, t in key.tolist():
         members = np.flatnonzero((labels == s) | (labels == t))
-        counts = start[members + 1] - start[members]
-        offsets = np.repeat(start[members] - np.cumsum(counts) + counts, counts)
-        seen[face_edges[offsets + np.arange(int(counts.sum()))]] = True
+        seen[face_edges[_gather(start, members)[0]]] = True
         near = np.flatnonzero(seen)  # sorted and unique, without sorting
         seen[near] = False
         ea, eb = a[near], b[near]
@@ -69,6 +65,23 @@ def refine_boundaries(
         if to_t is not None:  # None: the band swallowed a whole segment; leave it alone
             labels[free] = np.where(to_t, t, s)
     return _keep_largest_pieces(labels, pairs, weight)
+
+
+def _incidence(a: np.ndarray, b: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """The edges (``a``, ``b``) at each of ``q`` faces: ``order`` (2e,) indexes
+    ``concatenate([a, b])`` grouped by face (edge ``order % e``), face ``f``'s run being
+    ``start[f]:start[f + 1]``."""
+    ends = np.concatenate([a, b])
+    order = np.argsort(ends, kind="stable")
+    return order, np.searchsorted(ends[order], np.arange(q + 1))
+
+
+def _gather(start: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the runs ``start[r]:start[r + 1]`` of every ``r`` in ``rows``, one
+    after the other, and each run's length."""
+    counts = start[rows + 1] - start[rows]
+    offsets = np.repeat(start[rows] - np.cumsum(counts) + counts, counts)
+    return offsets + np.arange(int(counts.sum())), counts
 
 
 def _band(faces: np.ndarray, centroids: np.ndarray, mids: np.ndarray, width: float) -> np.ndarray:
@@ -339,11 +352,9 @@ def refine_tree(
             members[k + i] = np.concatenate([members[na], members[nb]])
     a, b = pairs[:, 0], pairs[:, 1]
     q = len(leaf)
-    # Each face's neighbours (CSR), to give faces that came over a side.
-    ends = np.concatenate([a, b])
-    order = np.argsort(ends, kind="stable")
+    # Each face's neighbours, to give faces that came over a side.
+    order, start = _incidence(a, b, q)
     nbr = np.concatenate([b, a])[order]
-    start = np.searchsorted(ends[order], np.arange(q + 1))
     cur = np.full(q, node_of[find(0)], dtype=np.int64)
     index = np.full(q, -1, dtype=np.int64)
     side_of_leaf = np.zeros(k, dtype=np.int64)
@@ -408,9 +419,8 @@ def _fill_unsided(
     value there), spreading until every one has a label. Returns the faces joined to no
     labelled face (left at 0)."""
     while len(todo):
-        counts = start[todo + 1] - start[todo]
-        offsets = np.repeat(start[todo] - np.cumsum(counts) + counts, counts)
-        near = nbr[offsets + np.arange(int(counts.sum()))]
+        at, counts = _gather(start, todo)
+        near = nbr[at]
         row = np.repeat(np.arange(len(todo)), counts)
         ok = lab[near] > 0
         if within is not None:
