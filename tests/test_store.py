@@ -12,6 +12,15 @@ import sqlalchemy as sa
 from part3d.service.store import Store, jobs
 
 
+def test_secret_keys_are_letters_and_digits_that_any_cli_can_pass(tmp_path: Path) -> None:
+    # A URL-safe token started with "-" one time in 64, and tccli's argparse took
+    # `--secretKey -zC...` for a missing value (a CI run failed on one).
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    keys = [store.create_key("acme")[1] for _ in range(200)]
+    assert all(len(k) == 40 and k.isascii() and k.isalnum() for k in keys)
+    assert len(set(keys)) == len(keys)
+
+
 def test_keys_are_encrypted_at_rest_and_revocation_is_immediate(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
     secret_id, secret_key = store.create_key("acme")

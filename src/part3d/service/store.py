@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import secrets
+import string
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,10 @@ class JobRecord:
     finished_at: float | None
 
 
+#: The characters of a generated SecretKey.
+KEY_ALPHABET = string.ascii_letters + string.digits
+
+
 class Store:
     """Keys and jobs in one database."""
 
@@ -133,7 +138,9 @@ class Store:
 
     def create_key(self, account: str, token: str | None = None) -> tuple[str, str]:
         secret_id = "AKID" + secrets.token_hex(16).upper()
-        secret_key = secrets.token_urlsafe(30)
+        # Letters and digits only, as Tencent's own keys: a URL-safe token starts with "-" one
+        # time in 64, and tccli (argparse) then reads `--secretKey -x...` as a missing value.
+        secret_key = "".join(secrets.choice(KEY_ALPHABET) for _ in range(40))
         with self.engine.begin() as conn:
             conn.execute(
                 api_keys.insert().values(
