@@ -473,6 +473,75 @@ def test_a_series_of_grooves_is_texture_but_each_groove_alone_would_be_a_cut() -
     assert cut.max() >= 7
 
 
+def _fluted_cylinder(flutes: int, depth: float = 0.3) -> trimesh.Trimesh:
+    """A closed cylinder (radius 1, length 4) with ``flutes`` grooves along it, fading out half
+    a radius from each end: a fluted handle."""
+    turns, rows, length = 192, 64, 4.0
+    theta = np.linspace(0.0, 2 * np.pi, turns, endpoint=False)
+    phase = (theta * flutes / (2 * np.pi)) % 1.0 - 0.5
+    groove = depth * np.exp(-4.0 * (phase / 0.12) ** 2)
+    z = np.linspace(0.0, length, rows)
+    radius = 1.0 - np.outer(np.clip(np.minimum(z, length - z) / 0.5, 0.0, 1.0), groove)
+    side = np.stack(
+        [radius * np.cos(theta), radius * np.sin(theta), np.repeat(z[:, None], turns, axis=1)],
+        axis=-1,
+    ).reshape(-1, 3)
+    vertices = np.vstack([side, [[0.0, 0.0, 0.0], [0.0, 0.0, length]]])
+    i, j = np.meshgrid(np.arange(rows - 1), np.arange(turns), indexing="ij")
+    a = (i * turns + j).ravel()
+    b = (i * turns + (j + 1) % turns).ravel()
+    bottom, top, last = len(side), len(side) + 1, (rows - 1) * turns
+    ring = np.arange(turns)
+    faces = np.concatenate(
+        [
+            np.stack([a, b, b + turns], axis=1),
+            np.stack([a, b + turns, a + turns], axis=1),
+            np.stack([np.full(turns, bottom), (ring + 1) % turns, ring], axis=1),
+            np.stack([np.full(turns, top), last + ring, last + (ring + 1) % turns], axis=1),
+        ]
+    )
+    return trimesh.Trimesh(vertices, faces)
+
+
+@pytest.mark.parametrize("flutes", [6, 8])
+def test_flutes_along_an_axis_are_texture(flutes: int) -> None:
+    """A cylinder with grooves along it, side by side all the way round (a fluted handle), is
+    one part even at the fine level; without the groove test it is cut into wedges along its
+    flutes."""
+    tm = _fluted_cylinder(flutes)
+    assert tm.is_watertight
+    mesh = _from_trimesh(tm)
+    whole = segment_mesh(mesh, SegmentOptions(granularity="fine"))
+    cut = segment_mesh(mesh, SegmentOptions(granularity="fine", grooves=False))
+    assert whole.max() == 0
+    assert cut.max() >= 3
+
+
+def test_the_screwdrivers_fluted_handle_is_one_part_even_at_fine() -> None:
+    """The real screwdriver: blade, guard and handle; its handle's flutes no longer cut it into
+    ragged patches at the fine level (they did: five parts)."""
+    scene = load(REAL / "screwdriver.off")
+    assert segment(scene, SegmentOptions(granularity="fine")).part_count == 3
+    assert segment(scene, SegmentOptions(granularity="fine", grooves=False)).part_count > 3
+
+
+def test_a_comb_of_flutes_goes_all_the_way_round_the_axis() -> None:
+    """Creases along an axis are flutes when they repeat evenly all the way round it: not when
+    they gather in two clusters (a body's sides) or on one half (the limbs of a figure)."""
+    from part3d.segment.grooves import _comb
+
+    def sectors(pattern: str) -> tuple[np.ndarray, np.ndarray]:
+        taken = np.flatnonzero(np.array([c == "#" for c in pattern]))
+        turn = (taken + 0.5) / len(pattern) * 2 * np.pi - np.pi
+        return turn, np.ones(len(turn))
+
+    assert _comb(*sectors("##....##....###...##....##....##...."))  # six flutes
+    assert _comb(*sectors("##...###....###.#.##....###...#....#"))  # six, a little noise
+    assert not _comb(*sectors("##............#.####.#............##"))  # two clusters
+    assert not _comb(*sectors("........#.##.....##....#..##........"))  # one half only
+    assert not _comb(*sectors("####################################"))  # no grooves at all
+
+
 def test_a_boundary_at_both_ends_of_a_series_is_tested_loop_by_loop() -> None:
     """In an assembly, a segment holding both end flanges of a finned cylinder (joined
     through its bore) meets the fins in two loops, one at each end of the series. Each loop is

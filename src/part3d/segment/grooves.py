@@ -17,6 +17,16 @@ already made each part a mesh, it is damped too when its one side holds ``END`` 
 ``SIDE``. A boundary that is no groove (its points are not near a plane: a ragged cut across
 the fins) is damped when most of it lies among a series around the axis the surface's creases
 turn around.
+
+Flutes are the same texture turned a quarter: concave creases *along* an axis, side by side
+all the way round it (a fluted screwdriver handle, a faceted goblet, a grooved column). A
+boundary is damped when most of its crease length runs along the axis among them: at each of
+those points, creases along the axis at about its radius run on both sides of it round the
+axis (``FLUTE_GAP`` to ``FLUTE_ANGLE`` radians away) and on along the axis above or below it;
+the section of the surface there is round (no fins reaching far out); and the creases near
+the boundary repeat evenly all the way round (``_comb``: a figure's limbs beside its body
+make creases along it on two sides only). Where a boundary crosses a smooth cap, or follows
+a crease round the axis (a guard, a cap's rim), it has no flute evidence and keeps its own.
 """
 
 from __future__ import annotations
@@ -54,6 +64,34 @@ SPREAD = 0.2
 #: The series is looked for from ``GAP`` to ``WINDOW`` radii of the boundary, along the axis.
 GAP = 0.15
 WINDOW = 0.6
+#: Flutes: creases within ``FLUTE_COS`` of the surface's main crease direction are along it;
+#: they make a series when they hold ``FLUTE_SHARE`` of the crease length.
+FLUTE_COS = 0.8
+FLUTE_SHARE = 0.3
+#: Round the axis, a flute on either side of a boundary point lies ``FLUTE_GAP`` to
+#: ``FLUTE_ANGLE`` radians away (beyond the concave band of a flute the point may lie in),
+#: within ``WINDOW`` radii along the axis, with at least ``FLUTE`` radii of crease length; the
+#: band of flutes goes on ``GAP`` to ``WINDOW`` radii above and below it.
+FLUTE_GAP = 0.2
+FLUTE_ANGLE = 1.7
+FLUTE = 0.25
+#: Flutes are a comb round the axis: near the boundary, the creases along the axis at its
+#: radius, counted in ``COMB_SECTORS`` sectors (a sector is taken when it holds ``COMB_FLOOR``
+#: of the fullest one's length), repeat at least ``FLUTES`` times round it: the strongest
+#: harmonic of the taken sectors has that period and ``COMB_POWER`` of their count, and
+#: no stretch of empty sectors is longer than ``COMB_GAP`` periods (the creases beside a
+#: figure's limbs are on two sides of it, not all the way round).
+COMB_SECTORS = 36
+COMB_FLOOR = 0.2
+FLUTES = 4
+COMB_POWER = 0.45
+COMB_GAP = 1.5
+#: ... and the surface there is a round section: within ``WINDOW`` radii along the axis of a
+#: boundary point, nothing reaches further from the axis than ``SECTION`` times the median
+#: reach of the surface there (the creases where a fuselage meets its tail fins are along
+#: the axis and round it too, but the fins reach far out).
+SECTION = 1.6
+SECTION_BINS = 256
 #: Sectors around the axis; the creases on each side must reach ``ROUND`` of the sectors the
 #: boundary reaches.
 SECTORS = 12
@@ -99,6 +137,122 @@ class Grooves:
             self._step = q @ self.axis
             self._across = q - np.outer(self._step, self.axis)
             self._radius = np.linalg.norm(self._across, axis=1)
+        self.flute_axis = self._flute_axis()
+        if self.flute_axis is not None:
+            c = self.crease_ids[
+                np.abs(self.tangents[self.crease_ids] @ self.flute_axis) > FLUTE_COS
+            ]
+            w = self.length[c]
+            self._flute_weight = w
+            self._flute_origin = (self.midpoints[c] * w[:, None]).sum(axis=0) / max(w.sum(), 1e-300)
+            q = self.midpoints[c] - self._flute_origin
+            self._flute_step = q @ self.flute_axis
+            across = q - np.outer(self._flute_step, self.flute_axis)
+            self._flute_radius = np.linalg.norm(across, axis=1)
+            u, v = plane_basis(self.flute_axis)
+            self._flute_turn = np.arctan2(across @ v, across @ u)
+            # How far the surface reaches from the axis, by height along it (``SECTION_BINS``
+            # slices): the section round a fluted part is round, not a fuselage with fins.
+            q = self.midpoints - self._flute_origin
+            h = q @ self.flute_axis
+            reach = np.linalg.norm(q - np.outer(h, self.flute_axis), axis=1)
+            self._section_low = float(h.min())
+            self._section_step = max(float(h.max() - h.min()) / SECTION_BINS, 1e-300)
+            slot = np.minimum(
+                ((h - self._section_low) / self._section_step).astype(np.int64), SECTION_BINS - 1
+            )
+            self._section_far = np.zeros(SECTION_BINS)
+            np.maximum.at(self._section_far, slot, reach)
+            order = np.lexsort((reach, slot))
+            counts = np.bincount(slot, minlength=SECTION_BINS)
+            first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            self._section_mid = np.where(
+                counts > 0, reach[order][np.minimum(first + counts // 2, len(reach) - 1)], 0.0
+            )
+
+    def _flute_axis(self) -> np.ndarray | None:
+        """The direction most of the surface's creases run along, when at least
+        ``FLUTE_SHARE`` of their length does (a fluted part), else None."""
+        c = self.crease_ids
+        if len(c) < 12:
+            return None
+        t, w = self.tangents[c], self.length[c]
+        along = np.ones(len(c), dtype=bool)
+        for _ in range(3):  # the main direction of the creases along it, refined
+            tw = t[along]
+            direction = np.linalg.eigh((tw * w[along, None]).T @ tw)[1][:, 2]
+            along = np.abs(t @ direction) > FLUTE_COS
+            if not along.any():
+                return None
+        if float(w[along].sum()) < FLUTE_SHARE * float(w.sum()):
+            return None
+        return direction
+
+    def _among_flutes(self, edge_ids: np.ndarray) -> bool:
+        """Whether most of the boundary's crease length runs along the axis among flutes
+        (``_flute_zone``): where it crosses a smooth cap or the smooth ends of the flutes it
+        has little evidence to damp, and where it follows a crease round the axis (a guard, a
+        cap's rim) it is no flute."""
+        if self.flute_axis is None or len(self._flute_weight) == 0:
+            return False
+        creased = self.length[edge_ids] * (self._slot[edge_ids] >= 0)
+        total = float(creased.sum())
+        if total <= 0:
+            return False
+        inside, near = self._flute_zone(edge_ids)
+        along = np.abs(self.tangents[edge_ids] @ self.flute_axis) > FLUTE_COS
+        if float(creased[inside & along].sum()) < ZONE_SHARE * total:
+            return False
+        return _comb(self._flute_turn[near], self._flute_weight[near])
+
+    def _flute_zone(self, edge_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of the edges lie among flutes (creases along the axis at about the edge's
+        radius on both sides round it, the band of flutes going on above and below it), and
+        which of the creases along the axis are near those edges (at their radius, within
+        ``WINDOW`` radii along the axis)."""
+        axis = self.flute_axis
+        m = self.midpoints[edge_ids] - self._flute_origin
+        dm = m @ axis
+        pm = m - np.outer(dm, axis)
+        rm = np.linalg.norm(pm, axis=1)
+        u, v = plane_basis(axis)
+        turn_m = np.arctan2(pm @ v, pm @ u)
+        inside = np.zeros(len(edge_ids), dtype=bool)
+        near = np.zeros(len(self._flute_weight), dtype=bool)
+        w = self._flute_weight[None, :]
+        for start in range(0, len(edge_ids), ZONE_ROWS):  # bounded memory: rows x creases
+            r = slice(start, start + ZONE_ROWS)
+            rr = rm[r, None]
+            step = self._flute_step[None, :] - dm[r, None]
+            near_r = np.abs(self._flute_radius[None, :] - rr) < COAXIAL * rr
+            turn = (self._flute_turn[None, :] - turn_m[r, None] + np.pi) % (2 * np.pi) - np.pi
+            level = near_r & (np.abs(step) <= WINDOW * rr)
+            side = level & (np.abs(turn) >= FLUTE_GAP) & (np.abs(turn) <= FLUTE_ANGLE)
+            left = ((side & (turn < 0)) * w).sum(axis=1)
+            right = ((side & (turn > 0)) * w).sum(axis=1)
+            band = near_r & (np.abs(turn) <= FLUTE_ANGLE)
+            lo, hi = GAP * rr, WINDOW * rr
+            below = ((band & (step < -lo) & (step >= -hi)) * w).sum(axis=1)
+            above = ((band & (step > lo) & (step <= hi)) * w).sum(axis=1)
+            need = FLUTE * rm[r]
+            inside[r] = (
+                (rm[r] > 0) & (left >= need) & (right >= need) & ((below >= need) | (above >= need))
+            )
+            for i in start + np.flatnonzero(inside[r]):
+                inside[i] = self._round_section(float(dm[i]), float(rm[i]))
+            near |= level[inside[r]].any(axis=0)
+        return inside, near
+
+    def _round_section(self, height: float, radius: float) -> bool:
+        """Whether the surface within ``WINDOW`` radii of ``height`` along the flute axis
+        reaches no further from it than ``SECTION`` times its median reach there."""
+        a = max(int((height - WINDOW * radius - self._section_low) / self._section_step), 0)
+        b = max(int((height + WINDOW * radius - self._section_low) / self._section_step) + 1, a + 1)
+        mid = self._section_mid[a:b]
+        mid = mid[mid > 0]
+        return mid.size == 0 or float(self._section_far[a:b].max()) <= SECTION * float(
+            np.median(mid)
+        )
 
     def _series_axis(self) -> np.ndarray | None:
         """The axis the surface's creases turn around, when most of them do (a finned or
@@ -157,6 +311,8 @@ class Grooves:
         ``ZONE_SHARE`` of its length each are."""
         if len(edge_ids) < 3 or len(self.crease_ids) == 0:
             return 1.0
+        if self._among_flutes(edge_ids):
+            return DAMP
         loops = self._loops(edge_ids)
         if len(loops) > 1:
             total = float(self.length[edge_ids].sum())
@@ -247,6 +403,26 @@ class Grooves:
         if self.assembly and max(held) >= END * SIDE:
             return DAMP
         return 1.0
+
+
+def _comb(turn: np.ndarray, weight: np.ndarray) -> bool:
+    """Whether creases at angles ``turn`` round an axis (with lengths ``weight``) are a comb:
+    the sectors they take repeat with a period of at least ``FLUTES`` turns round the axis
+    (the strongest harmonic of the taken sectors, at ``COMB_POWER`` of their count or more)."""
+    if len(turn) == 0:
+        return False
+    sector = np.floor((turn + np.pi) / (2 * np.pi) * COMB_SECTORS).astype(np.int64) % COMB_SECTORS
+    held = np.bincount(sector, weights=weight, minlength=COMB_SECTORS)
+    taken = (held > COMB_FLOOR * held.max()).astype(np.float64)
+    spectrum = np.round(np.abs(np.fft.rfft(taken)), 9)  # ties break alike on any machine
+    k = 1 + int(np.argmax(spectrum[1:]))
+    if k < FLUTES or spectrum[k] < COMB_POWER * spectrum[0]:
+        return False
+    # ... all the way round: no run of empty sectors longer than ``COMB_GAP`` periods.
+    empty = np.roll(taken == 0, -int(np.argmax(taken)))  # starts on a taken sector
+    edges = np.diff(np.concatenate([[0], empty.astype(np.int8), [0]]))
+    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    return runs.size == 0 or int(runs.max()) <= COMB_GAP * COMB_SECTORS / k
 
 
 def _sectors(x: np.ndarray, y: np.ndarray) -> np.ndarray:
