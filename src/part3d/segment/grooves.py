@@ -92,6 +92,9 @@ COMB_GAP = 1.5
 #: the axis and round it too, but the fins reach far out).
 SECTION = 1.6
 SECTION_BINS = 256
+#: A surface has flutes only if, in one of ``SLABS`` - 1 overlapping slabs along the axis, its
+#: creases along it are a comb round it (``_comb``).
+SLABS = 12
 #: Sectors around the axis; the creases on each side must reach ``ROUND`` of the sectors the
 #: boundary reaches.
 SECTORS = 12
@@ -172,7 +175,8 @@ class Grooves:
 
     def _flute_axis(self) -> np.ndarray | None:
         """The direction most of the surface's creases run along, when at least
-        ``FLUTE_SHARE`` of their length does (a fluted part), else None."""
+        ``FLUTE_SHARE`` of their length does and they make a comb round it somewhere along it
+        (a fluted part), else None."""
         c = self.crease_ids
         if len(c) < 12:
             return None
@@ -186,7 +190,20 @@ class Grooves:
                 return None
         if float(w[along].sum()) < FLUTE_SHARE * float(w.sum()):
             return None
-        return direction
+        # Somewhere along the axis the creases along it must be a comb round it (most
+        # surfaces have none: their boundaries are spared the flute test).
+        p = self.midpoints[c[along]]
+        p = p - (p * w[along, None]).sum(axis=0) / float(w[along].sum())
+        h = p @ direction
+        across = p - np.outer(h, direction)
+        u, v = plane_basis(direction)
+        turn = np.arctan2(across @ v, across @ u)
+        edges = np.linspace(float(h.min()), float(h.max()), SLABS + 1)
+        for lo, hi in zip(edges[:-2], edges[2:], strict=True):  # two slabs at a time
+            slab = (h >= lo) & (h <= hi)
+            if _comb(turn[slab], w[along][slab]):
+                return direction
+        return None
 
     def _among_flutes(self, edge_ids: np.ndarray) -> bool:
         """Whether most of the boundary's crease length runs along the axis among flutes
