@@ -71,7 +71,7 @@ FLUTE_SHARE = 0.3
 #: Round the axis, a flute on either side of a boundary point lies ``FLUTE_GAP`` to
 #: ``FLUTE_ANGLE`` radians away (beyond the concave band of a flute the point may lie in),
 #: within ``WINDOW`` radii along the axis, with at least ``FLUTE`` radii of crease length; the
-#: band of flutes goes on ``GAP`` to ``WINDOW`` radii above and below it.
+#: band of flutes goes on ``GAP`` to ``WINDOW`` radii above or below it.
 FLUTE_GAP = 0.2
 FLUTE_ANGLE = 1.7
 FLUTE = 0.25
@@ -154,6 +154,9 @@ class Grooves:
             self._flute_radius = np.linalg.norm(across, axis=1)
             u, v = plane_basis(self.flute_axis)
             self._flute_turn = np.arctan2(across @ v, across @ u)
+            if not self._combed():
+                self.flute_axis = None
+        if self.flute_axis is not None:
             # How far the surface reaches from the axis, by height along it (``SECTION_BINS``
             # slices): the section round a fluted part is round, not a fuselage with fins.
             q = self.midpoints - self._flute_origin
@@ -173,10 +176,21 @@ class Grooves:
                 counts > 0, reach[order][np.minimum(first + counts // 2, len(reach) - 1)], 0.0
             )
 
+    def _combed(self) -> bool:
+        """Whether, in some two neighbouring slabs of ``SLABS`` along the flute axis, the creases
+        along it are a comb round it (``_comb``). Most surfaces have none: their boundaries are
+        spared the flute test."""
+        h = self._flute_step
+        edges = np.linspace(float(h.min()), float(h.max()), SLABS + 1)
+        for lo, hi in zip(edges[:-2], edges[2:], strict=True):
+            slab = (h >= lo) & (h <= hi)
+            if _comb(self._flute_turn[slab], self._flute_weight[slab]):
+                return True
+        return False
+
     def _flute_axis(self) -> np.ndarray | None:
         """The direction most of the surface's creases run along, when at least
-        ``FLUTE_SHARE`` of their length does and they make a comb round it somewhere along it
-        (a fluted part), else None."""
+        ``FLUTE_SHARE`` of their length does, else None."""
         c = self.crease_ids
         if len(c) < 12:
             return None
@@ -190,20 +204,7 @@ class Grooves:
                 return None
         if float(w[along].sum()) < FLUTE_SHARE * float(w.sum()):
             return None
-        # Somewhere along the axis the creases along it must be a comb round it (most
-        # surfaces have none: their boundaries are spared the flute test).
-        p = self.midpoints[c[along]]
-        p = p - (p * w[along, None]).sum(axis=0) / float(w[along].sum())
-        h = p @ direction
-        across = p - np.outer(h, direction)
-        u, v = plane_basis(direction)
-        turn = np.arctan2(across @ v, across @ u)
-        edges = np.linspace(float(h.min()), float(h.max()), SLABS + 1)
-        for lo, hi in zip(edges[:-2], edges[2:], strict=True):  # two slabs at a time
-            slab = (h >= lo) & (h <= hi)
-            if _comb(turn[slab], w[along][slab]):
-                return direction
-        return None
+        return direction
 
     def _among_flutes(self, edge_ids: np.ndarray) -> bool:
         """Whether most of the boundary's crease length runs along the axis among flutes
