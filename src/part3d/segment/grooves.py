@@ -382,7 +382,7 @@ class Grooves:
             return DAMP if self._crosses_series(edge_ids, total) else 1.0
         axis = vectors[:, 0]
         offset = rel @ axis
-        radius = float(np.median(np.linalg.norm(rel - np.outer(offset, axis), axis=1)))
+        radius = _median(np.linalg.norm(rel - np.outer(offset, axis), axis=1))
         if radius <= 0:
             return 1.0
         lo, hi = float(offset.min()), float(offset.max())
@@ -401,7 +401,7 @@ class Grooves:
         # Around the axis: a groove of the series goes as far round as the boundary does
         # (the creases where limbs join a body near a neck do not).
         u, v = plane_basis(axis)
-        own = np.unique(_sectors(rel @ u, rel @ v))
+        own = np.flatnonzero(np.bincount(_sectors(rel @ u, rel @ v), minlength=SECTORS))
         sector = _sectors(q @ u, q @ v)
         lc = self.length[c]
         # Beyond the boundary's own groove (its concave band, ``GAP`` radii wide), each side
@@ -441,6 +441,14 @@ def _comb(turn: np.ndarray, weight: np.ndarray) -> bool:
     edges = np.diff(np.concatenate([[0], empty.astype(np.int8), [0]]))
     runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
     return runs.size == 0 or int(runs.max()) <= COMB_GAP * COMB_SECTORS / k
+
+
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a short 1-d array, the same number in a tenth of the time (it is
+    taken for every boundary tested)."""
+    s = np.sort(x)
+    m = len(s) // 2
+    return float(s[m]) if len(s) % 2 else float((s[m - 1] + s[m]) / 2)
 
 
 def _sectors(x: np.ndarray, y: np.ndarray) -> np.ndarray:
