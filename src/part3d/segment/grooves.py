@@ -225,7 +225,8 @@ class Grooves:
 
     def _flute_zone(self, edge_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which of the edges lie among flutes (creases along the axis at about the edge's
-        radius on both sides round it, the band of flutes going on above and below it), and
+        radius on both sides round it, the band of flutes going on above or below it, a round
+        section there: ``_round_section``), and
         which of the creases along the axis are near those edges (at their radius, within
         ``WINDOW`` radii along the axis)."""
         axis = self.flute_axis
@@ -268,9 +269,7 @@ class Grooves:
         b = max(int((height + WINDOW * radius - self._section_low) / self._section_step) + 1, a + 1)
         mid = self._section_mid[a:b]
         mid = mid[mid > 0]
-        return mid.size == 0 or float(self._section_far[a:b].max()) <= SECTION * float(
-            np.median(mid)
-        )
+        return mid.size == 0 or float(self._section_far[a:b].max()) <= SECTION * _median(mid)
 
     def _series_axis(self) -> np.ndarray | None:
         """The axis the surface's creases turn around, when most of them do (a finned or
@@ -426,7 +425,8 @@ class Grooves:
 def _comb(turn: np.ndarray, weight: np.ndarray) -> bool:
     """Whether creases at angles ``turn`` round an axis (with lengths ``weight``) are a comb:
     the sectors they take repeat with a period of at least ``FLUTES`` turns round the axis
-    (the strongest harmonic of the taken sectors, at ``COMB_POWER`` of their count or more)."""
+    (the strongest harmonic of the taken sectors, at ``COMB_POWER`` of their count or more)
+    and leave no empty stretch longer than ``COMB_GAP`` periods."""
     if len(turn) == 0:
         return False
     sector = np.floor((turn + np.pi) / (2 * np.pi) * COMB_SECTORS).astype(np.int64) % COMB_SECTORS
