@@ -301,9 +301,8 @@ def refine_tree(
     ``merges`` (leaf pairs in merge order, ``heights`` their evidence) join the leaves
     ``0..k-1`` of the faces (``leaf``) into one segment. Undone in the order in which cuts take
     them apart (the strongest evidence first), each merge above ``level`` splits a segment in
-    two;
-    the faces of that segment within ``band`` times the square root of the smaller side's area
-    of the boundary between them are free to change sides, and a minimum cut (``pairs``
+    two; the faces of that segment within ``band`` times the square root of the smaller side's
+    area of the boundary between them are free to change sides, and a minimum cut (``pairs``
     adjacent faces, cut cost ``weight``) draws the boundary again. Left as the leaves drew it,
     a boundary between two large parts zigzags from leaf to leaf across a smooth surface.
 
