@@ -18,7 +18,7 @@ import trimesh
 from part3d.io import load
 from part3d.io.meshes import build_mesh
 from part3d.model import Scene
-from part3d.segment import SegmentOptions, segment, segment_mesh
+from part3d.segment import Segmentation, SegmentOptions, segment, segment_mesh
 from part3d.segment.spectral import symmetric
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -732,6 +732,33 @@ def test_the_boundaries_between_parts_are_recut_at_the_parts_scale() -> None:
         assert labels.max() + 1 == parts
         pairs = np.unique(np.stack([recut.leaves[0], labels], axis=1), axis=0)
         assert len(pairs) == len(np.unique(recut.leaves[0]))
+
+
+def test_a_wide_fold_does_not_draw_a_wedge_into_the_rocker_arms_pad(monkeypatch) -> None:
+    # The rocker-arm's pad (the part at its far end along z) meets the hub in a wide fillet,
+    # where every proxy edge is a concave crease. With a crease free to cut, the re-cut of the
+    # tree followed the noise of that band, and the pad took a wedge of the hub: its boundary
+    # 1.13 sqrt(area) long. With a cut costing at least a tenth of its length (``TREE_FLOOR``)
+    # it takes the short way round the pad's root: 0.94, the same parts.
+    import part3d.segment as seg_module
+
+    scene = load(REAL / "rocker-arm.obj")
+    mesh = scene.meshes[0]
+    tris = mesh.vertices[mesh.triangles]
+    area = 0.5 * np.linalg.norm(np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]), axis=1)
+    far = mesh.tri_face[int(np.argmax(tris[:, :, 2].mean(axis=1)))]
+
+    def pad_boundary(segmentation: Segmentation) -> float:
+        labels = segmentation.labels[0]
+        pad = (labels == labels[far]).astype(np.int64)
+        return _boundary_length(scene, [pad]) / np.sqrt(area.sum())
+
+    straight = segment(scene)
+    monkeypatch.setattr(seg_module, "TREE_FLOOR", 0.0)
+    wedged = segment(scene)
+    assert straight.part_count == wedged.part_count == 6
+    assert pad_boundary(straight) < 1.0
+    assert pad_boundary(wedged) > 1.1
 
 
 def test_a_tree_recut_straightens_a_boundary_and_keeps_faces_in_the_tree() -> None:

@@ -526,13 +526,14 @@ def _segment_piece(
     if options.tree_band > 0 and options.evidence == "learned":
         # The parts' boundaries re-cut at their own scale, keeping every part of the cuts at
         # the fine level and above (the hand-made evidence has no fixed levels to keep).
+        fold = np.exp(-options.boundary_crease_weight * crease)
         leaf, merges, heights = refine_tree(
             leaf,
             merges,
             heights,
             LEARNED_LEVEL["fine"] * options.evidence_scale,
             proxy.pairs,
-            cut_weight,
+            proxy.length * (TREE_FLOOR + (1.0 - TREE_FLOOR) * fold),
             proxy.centroids,
             proxy.area,
             options.tree_band,
@@ -553,6 +554,12 @@ def _segment_piece(
     return tri_leaf, merges, heights
 
 
+#: A proxy edge's cut cost in the re-cut of the parts' boundaries (``refine_tree``) never
+#: falls below this fraction of its length, however concave the edge: inside a wide fold (the
+#: fillet between a CAD part's hub and its arm, a scan's noisy blend) the smoothed creases
+#: are a band of near-free edges, and the cut through it followed their noise in tongues and
+#: wedges (the rocker-arm's pad took a wedge of the hub) instead of taking the short way.
+TREE_FLOOR = 0.1
 #: Concave bend (1 - cos of the dihedral angle) at which the discount of a full-resolution
 #: edge's cut cost for lying on a fold falls to 1/e (``_smooth_on_surface``): about 18 degrees.
 SMOOTH_BEND = 0.05
