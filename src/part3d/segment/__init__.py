@@ -133,7 +133,8 @@ class SegmentOptions:
     #: The boundaries between parts (the merges above the fine level) are re-cut from the top
     #: of the tree down, each by a minimum cut in a band this many times the square root of
     #: its smaller side's area (``refine.refine_tree``): a boundary between two parts is drawn
-    #: at their scale, not along the leaves it happened to follow. 0: left as the leaves draw
+    #: at their scale, not along the leaves it happened to follow (an edge costs its length
+    #: discounted by its crease, down to ``TREE_FLOOR`` of it). 0: left as the leaves draw
     #: them.
     tree_band: float = 0.25
     #: On a decimated surface, each boundary is re-cut on the surface's own triangles within
