@@ -449,6 +449,33 @@ def test_finned_cylinders_of_an_assembly_are_not_cut_along_their_fins(models: Pa
         assert seg.labels[i].max() == 0, name
 
 
+def test_machined_meshes_of_an_assembly_are_whole_at_balanced(models: Path, monkeypatch) -> None:
+    """2CylinderEngine's two finned cylinder heads (one mesh each) were cut in two at 0.87 and
+    0.86, a ragged part of fins and a port boss against the flat faces. They are hard surfaces
+    (much of their edge length between coplanar triangles), and in an assembly their cuts are
+    damped: every mesh and piece is one part at balanced; at fine the heads' cuts are still in
+    the tree. A character's body among meshes is no hard surface, and keeps its cuts."""
+    import part3d.segment as seg_module
+    from part3d.segment import _MeshData
+
+    scene = load(models / "2CylinderEngine.glb")
+    seg = segment(scene)
+    assert seg.part_count == seg.tree.roots
+    heads = [j for j, m in enumerate(scene.meshes) if m.name in ("body_4", "body_8")]
+    assert len(heads) == 2 and all(seg.labels[j].max() == 0 for j in heads)
+    fine = seg.cut(granularity="fine")
+    assert any(fine.labels[j].max() > 0 for j in heads)
+    for j in heads:
+        data = _MeshData.of(scene.meshes[j])
+        assert data.flat_share(np.arange(len(data.welded))) > seg_module.HARD_FLAT
+    monkeypatch.setattr(seg_module, "HARD_DAMP", 1.0)
+    undamped = segment(scene)
+    assert all(undamped.labels[j].max() > 0 for j in heads)
+    barbarian = load(models / "blender_293_barbarian_7400_binary.fbx")
+    body = _MeshData.of(next(m for m in barbarian.meshes if m.name == "body"))
+    assert body.flat_share(np.arange(len(body.welded))) < seg_module.HARD_FLAT
+
+
 def _finned_cylinder(fins: int = 8) -> trimesh.Trimesh:
     profile = [(0.0, 0.0), (1.0, 0.0)]
     z = 0.1
