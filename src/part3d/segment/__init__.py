@@ -337,15 +337,13 @@ class _MeshData:
     polygon_area: np.ndarray
     #: The welded triangles' adjacency.
     graph: FaceGraph
-    #: (t, 3) unit normals of the triangles.
-    normals: np.ndarray
 
     @classmethod
     def of(cls, mesh: Mesh) -> _MeshData:
         triangles = mesh.triangles
         tri_face = mesh.tri_face.astype(np.int64)
         vertices = steady_positions(mesh.vertices)
-        normals, tri_area, centroids = triangle_frames(vertices, triangles)
+        _, tri_area, centroids = triangle_frames(vertices, triangles)
         welded, positions = weld(vertices, triangles)
         polygon_area = np.bincount(tri_face, weights=tri_area, minlength=mesh.polygon_count)
         return cls(
@@ -358,7 +356,6 @@ class _MeshData:
             tri_face,
             polygon_area,
             face_graph(welded),
-            normals,
         )
 
     def flat_share(self, piece: np.ndarray) -> float:
@@ -366,14 +363,14 @@ class _MeshData:
         coplanar ones (within ``FLAT_ANGLE``): a machined or modelled hard surface (flat faces
         meeting at sharp edges) holds much of its length so; a sculpted or scanned one
         little."""
-        inside = np.zeros(len(self.welded), dtype=bool)
-        inside[piece] = True
-        a, b = self.graph.pairs[:, 0], self.graph.pairs[:, 1]
-        keep = inside[a] & inside[b]
+        local = np.full(len(self.welded), -1, dtype=np.int64)
+        local[piece] = np.arange(len(piece))
+        a, b = local[self.graph.pairs[:, 0]], local[self.graph.pairs[:, 1]]
+        keep = (a >= 0) & (b >= 0)
         if not keep.any():
             return 0.0
         a, b, ev = a[keep], b[keep], self.graph.edge_vertices[keep]
-        n = self.normals
+        n = triangle_frames(self.positions, self.welded[piece])[0]
         # Written out, not a BLAS dot product: the same bits on every CPU.
         cos = n[a, 0] * n[b, 0] + n[a, 1] * n[b, 1] + n[a, 2] * n[b, 2]
         length = np.linalg.norm(self.positions[ev[:, 0]] - self.positions[ev[:, 1]], axis=1)
@@ -554,14 +551,13 @@ def _segment_piece(
     if options.tree_band > 0 and options.evidence == "learned":
         # The parts' boundaries re-cut at their own scale, keeping every part of the cuts at
         # the fine level and above (the hand-made evidence has no fixed levels to keep).
-        fold = np.exp(-options.boundary_crease_weight * crease)
         leaf, merges, heights = refine_tree(
             leaf,
             merges,
             heights,
             LEARNED_LEVEL["fine"] * options.evidence_scale,
             proxy.pairs,
-            proxy.length * (TREE_FLOOR + (1.0 - TREE_FLOOR) * fold),
+            TREE_FLOOR * proxy.length + (1.0 - TREE_FLOOR) * cut_weight,
             proxy.centroids,
             proxy.area,
             options.tree_band,
