@@ -30,9 +30,11 @@ from part3d.model import Mesh, Scene
 from part3d.segment.evidence import build_proxy, diffuse_normals, thickness
 from part3d.segment.graph import (
     FaceGraph,
+    bridge_dead,
     components,
     concave_bend,
     face_graph,
+    island_targets,
     nearest_majority,
     triangle_frames,
     weld,
@@ -358,6 +360,12 @@ class _MeshData:
             face_graph(welded),
         )
 
+    @functools.cached_property
+    def live_graph(self) -> FaceGraph:
+        """The adjacency of the triangles with an area, joined through runs of degenerate
+        ones (``bridge_dead``)."""
+        return bridge_dead(self.graph, self.tri_area <= 0)
+
     def flat_share(self, piece: np.ndarray) -> float:
         """The share of the edge length between triangles of ``piece`` that lies between
         coplanar ones (within ``FLAT_ANGLE``): a machined or modelled hard surface (flat faces
@@ -542,6 +550,7 @@ def _segment_piece(
         if options.grooves
         else None,
         handles=options.handles,
+        attach=island_targets(leaf, proxy.pairs, proxy.centroids, proxy.area),
     )
     if assembly and heights and m.flat_share(live) >= HARD_FLAT:
         # A hard surface among the meshes of an assembly: its modeller made the parts meshes,
@@ -624,12 +633,13 @@ def _smooth_on_surface(
     labels = proxy_labels[mapping]
     local = np.full(len(m.welded), -1, dtype=np.int64)
     local[live] = np.arange(len(live))
-    pa, pb = local[m.graph.pairs[:, 0]], local[m.graph.pairs[:, 1]]
+    graph = m.live_graph
+    pa, pb = local[graph.pairs[:, 0]], local[graph.pairs[:, 1]]
     keep = (pa >= 0) & (pb >= 0)
     if not keep.any():
         return labels
     a, b = pa[keep], pb[keep]
-    ev = m.graph.edge_vertices[keep]
+    ev = graph.edge_vertices[keep]
     length = np.linalg.norm(m.positions[ev[:, 0]] - m.positions[ev[:, 1]], axis=1)
     normals, area, centroids = triangle_frames(m.positions, m.welded[live])
     if float(np.einsum("ij,ij->", centroids, normals * area[:, None])) < 0:

@@ -230,6 +230,7 @@ def build_piece_merges(
     pair_edges: np.ndarray | None = None,
     grooves=None,
     handles: bool = False,
+    attach: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, int]], list[float]]:
     """Best-first merging of the leaves of one piece (local ids ``0..k-1``).
 
@@ -248,6 +249,9 @@ def build_piece_merges(
     ``grooves.Grooves``, with ``pair_edges`` (e,) the proxy edge of each row of ``pair_leaves``)
     damps the evidence of a boundary that is one of a series of parallel grooves. ``handles``
     damps (``HANDLE_DAMP``) the evidence of a boundary across a handle (``_across_handle``).
+    Segments left with no boundary to the rest join the largest, or, with ``attach`` (k,),
+    the leaf ``attach`` gives for their first leaf (``graph.island_targets``; -1: the
+    largest).
     Returns the merges as pairs of leaves and their monotone heights, in merge order."""
     k = len(leaf_area)
     area = leaf_area.astype(float).copy()
@@ -400,9 +404,11 @@ def build_piece_merges(
             heapq.heappush(heap, (ev, a, b, version[a], version[b], False))
     # Leaves with no boundary to the rest (specks that joined this piece) join the largest
     # segment, with no evidence against it.
+    # An island of a decimated surface joins the segment nearest to it (``attach``).
     rest = sorted(alive, key=lambda x: (-area[x], x))
     for t in rest[1:]:
-        merges.append((rep[rest[0]], rep[t]))
+        target = int(attach[rep[t]]) if attach is not None else -1
+        merges.append((rep[rest[0]] if target < 0 else target, rep[t]))
         heights.append(0.0)
     return merges, heights
 
