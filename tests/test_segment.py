@@ -484,7 +484,7 @@ def _stray_share(mesh, labels: np.ndarray) -> float:
     p = mesh.vertices[tris]
     area = 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
     _, weld = np.unique(mesh.vertices.round(9), axis=0, return_inverse=True)
-    tris, area, lab = weld.reshape(-1)[tris], area, labels[mesh.tri_face]
+    tris, lab = weld.reshape(-1)[tris], labels[mesh.tri_face]
     live = np.flatnonzero((area > 0) & (tris[:, 0] != tris[:, 1]) & (tris[:, 1] != tris[:, 2]))
     stray = 0.0
     for part in np.unique(lab[live]):

@@ -149,41 +149,33 @@ def island_targets(
 ) -> np.ndarray:
     """For each label of ``labels`` (q,) (faces joined by ``pairs`` (e, 2), at ``centroids``
     (q, 3) with ``area`` (q,)), the label it joins should its piece of the graph be an island:
-    the label of the nearest face (by centroid) of a larger piece; -1 for the labels of the
-    largest piece. A decimated CAD surface can fall apart into islands (2CylinderEngine's
-    finned cylinder alone: 92 pieces on its proxy, one at full resolution), and specks fold
-    into the piece they lie on (a tail's tip): joined to the largest segment wherever they
-    lay, they were fragments of one part scattered over the others."""
-    q = len(labels)
-    k = int(labels.max()) + 1 if q else 0
+    the label of the face of the largest piece nearest to it (by centroid); -1 for the labels
+    of the largest piece. A decimated CAD surface can fall apart into islands
+    (2CylinderEngine's finned cylinder alone: 92 pieces on its proxy, one at full
+    resolution), and specks fold into the piece they lie on (a tail's tip): joined to the
+    largest segment wherever they lay, they were fragments of one part scattered over the
+    others."""
+    k = int(labels.max()) + 1 if len(labels) else 0
     out = np.full(k, -1, dtype=np.int64)
+    q = len(labels)
     n, piece = connected_components(
         sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(q, q)),
         directed=False,
     )
     if n < 2:
         return out
-    size = np.bincount(piece, weights=area, minlength=n)
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.lexsort((np.arange(n), -size))] = np.arange(n)
-    face_rank = rank[piece]
     from scipy.spatial import cKDTree
 
-    tree = cKDTree(centroids)
-    for p in np.argsort(rank)[1:].tolist():
-        faces = np.flatnonzero(piece == p)
-        r = int(rank[p])
-        dist, idx = tree.query(centroids[faces], k=min(16, q))
-        dist, idx = dist.reshape(len(faces), -1), idx.reshape(len(faces), -1)
-        ok = face_rank[idx] < r
-        if ok.any():
-            d = np.where(ok, dist, np.inf)
-            found = int(idx.reshape(-1)[int(np.argmin(d))])
-        else:  # nothing larger among the nearest: look among the larger pieces alone
-            larger = np.flatnonzero(face_rank < r)
-            dist, near = cKDTree(centroids[larger]).query(centroids[faces])
-            found = int(larger[near[int(np.argmin(dist))]])
-        out[np.unique(labels[faces])] = labels[found]
+    main = int(np.argmax(np.bincount(piece, weights=area, minlength=n)))
+    small, big = np.flatnonzero(piece != main), np.flatnonzero(piece == main)
+    dist, near = cKDTree(centroids[big]).query(centroids[small], workers=-1)
+    # Per island, its face nearest to the largest piece (the lowest id of equals).
+    order = np.lexsort((small, dist, piece[small]))
+    first = np.concatenate([[True], piece[small][order][1:] != piece[small][order][:-1]])
+    lead = order[first]
+    island_label = np.full(n, -1, dtype=np.int64)
+    island_label[piece[small][lead]] = labels[big][near[lead]]
+    out[labels[small]] = island_label[piece[small]]
     return out
 
 

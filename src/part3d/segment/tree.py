@@ -402,9 +402,9 @@ def build_piece_merges(
         nbrs = [(min(s, u), max(s, u)) for u in links[s]]
         for ev, (a, b) in zip(evidence(nbrs), nbrs, strict=True):
             heapq.heappush(heap, (ev, a, b, version[a], version[b], False))
-    # Leaves with no boundary to the rest (specks that joined this piece) join the largest
-    # segment, with no evidence against it.
-    # An island of a decimated surface joins the segment nearest to it (``attach``).
+    # Segments with no boundary to the rest (specks that joined this piece, islands of a
+    # decimated surface) join, with no evidence against it, the leaf ``attach`` gives them
+    # (where they lie) or the largest segment.
     rest = sorted(alive, key=lambda x: (-area[x], x))
     for t in rest[1:]:
         target = int(attach[rep[t]]) if attach is not None else -1
