@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import trimesh
 
-from part3d.segment.graph import centroids_of, face_graph, triangle_frames, unique_rows, weld
+from part3d.segment.graph import (
+    centroids_of,
+    compact,
+    face_graph,
+    triangle_frames,
+    unique_rows,
+    weld,
+)
 
 
 def _soup(seed: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
@@ -47,6 +54,24 @@ def test_unique_rows_is_numpys_unique_over_rows(high: int) -> None:
     have_first, have_inverse = unique_rows(keys)
     np.testing.assert_array_equal(have_first, first)
     np.testing.assert_array_equal(have_inverse, inverse.reshape(-1))
+
+
+@pytest.mark.parametrize(
+    ("shape", "size"),
+    [((4000, 3), 5000), ((7,), 10**6), ((3000,), 3000), ((0,), 10), ((50, 3), 40), ((9,), 5)],
+)
+def test_compact_is_numpys_unique_with_its_inverse(shape, size) -> None:
+    """Every branch: dense values, few values in a large range, values out of range (negative,
+    too large), none."""
+    rng = np.random.default_rng(sum(shape) + size)
+    values = rng.integers(-3 if size == 5 else 0, size, shape)
+    if size == 40:
+        values[0, 0] = size + 7
+    used, inverse = compact(values, size)
+    want_used, want_inverse = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(used, want_used)
+    np.testing.assert_array_equal(inverse, want_inverse)
+    assert inverse.shape == want_inverse.shape
 
 
 def test_the_face_graph_pairs_each_shared_edge_in_triangle_order() -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from part3d.errors import Part3DError, SegmentationInfoError
 from part3d.model import Material, Mesh, Scene
 from part3d.segment import Segmentation, rank_by_area
+from part3d.segment.graph import compact
 
 #: Distinct colours (after Kelly's and Tableau's palettes), light enough for shading.
 PALETTE = (
@@ -72,7 +73,7 @@ def sub_mesh(mesh: Mesh, faces: np.ndarray, name: str) -> Mesh:
     starts = mesh.offsets[faces]
     corner_ids = np.repeat(starts - offsets[:-1], sizes) + np.arange(offsets[-1])
     old_vertices = mesh.corners[corner_ids]
-    used, corners = np.unique(old_vertices, return_inverse=True)
+    used, corners = compact(old_vertices, len(mesh.vertices))
     corner_map = np.full(len(mesh.corners), -1, dtype=np.int64)
     corner_map[corner_ids] = np.arange(len(corner_ids))
     face_map = np.full(mesh.polygon_count, -1, dtype=np.int64)
@@ -106,7 +107,7 @@ def _layer(values, index, corner_ids):
         return None, None
     if index is None:
         return values[corner_ids], None
-    used, new_index = np.unique(index[corner_ids], return_inverse=True)
+    used, new_index = compact(index[corner_ids], len(values))
     return values[used], new_index.astype(np.int32)
 
 

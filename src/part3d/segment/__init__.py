@@ -31,6 +31,7 @@ from part3d.segment.evidence import build_proxy, diffuse_normals, thickness
 from part3d.segment.graph import (
     FaceGraph,
     bridge_dead,
+    compact,
     components,
     concave_bend,
     face_graph,
@@ -448,8 +449,7 @@ def _segment_piece(
     live = piece[m.tri_area[piece] > 0]
     if k < 2 or len(live) < 8:
         return np.zeros(len(piece), dtype=np.int64), [], []
-    used, faces = np.unique(m.welded[live], return_inverse=True)
-    faces = faces.reshape(-1, 3)
+    used, faces = compact(m.welded[live], len(m.positions))
     budget = max(200, int(round(options.proxy_faces * share)))
     proxy, mapping = build_proxy(
         m.positions[used], faces, budget, diagonal, options.smoothing, options.background
@@ -679,10 +679,15 @@ def _polygon_vertex_means(mesh: Mesh, vertices: np.ndarray) -> np.ndarray:
 def rank_by_area(labels: np.ndarray, area: np.ndarray) -> np.ndarray:
     """(p,) int32: ``labels`` (any integers) renumbered 0..k-1 by decreasing total ``area``
     (p,), ties broken by the lowest face id."""
-    uniq, inverse = np.unique(labels, return_inverse=True)
+    if len(labels) and labels.min() >= 0:
+        uniq, inverse = compact(labels, int(labels.max()) + 1)
+    else:
+        uniq, inverse = np.unique(labels, return_inverse=True)
     seg_area = np.bincount(inverse, weights=area, minlength=len(uniq))
-    first = np.full(len(uniq), len(labels))
-    np.minimum.at(first, inverse, np.arange(len(labels)))
+    # The first face of each label: written from the last face to the first, the last write
+    # (the first face) stays.
+    first = np.empty(len(uniq), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(len(labels) - 1, -1, -1)
     order = np.lexsort((first, -seg_area))
     rank = np.empty(len(uniq), dtype=np.int32)
     rank[order] = np.arange(len(uniq), dtype=np.int32)

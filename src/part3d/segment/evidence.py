@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from part3d.segment.graph import centroids_of, face_graph, triangle_frames
+from part3d.segment.graph import centroids_of, face_graph, triangle_frames, unique_rows
 
 
 @dataclass
@@ -131,8 +131,7 @@ def cluster_vertices(
         return vertices, faces
     cell = float(np.sqrt(2.0 * area / max(target, 1)))
     keys = np.floor((vertices - vertices.min(axis=0)) / cell).astype(np.int64)
-    _, cluster = np.unique(keys, axis=0, return_inverse=True)
-    cluster = cluster.reshape(-1)
+    cluster = unique_rows(keys)[1]
     n = int(cluster.max()) + 1
     counts = np.bincount(cluster, minlength=n).astype(np.float64)
     merged = (

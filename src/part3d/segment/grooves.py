@@ -128,6 +128,8 @@ class Grooves:
         #: Each edge's place in ``crease_ids`` (-1: no crease).
         self._slot = np.full(len(crease), -1, dtype=np.int64)
         self._slot[self.crease_ids] = np.arange(len(self.crease_ids))
+        self._crease_mid = midpoints[self.crease_ids]
+        self._crease_len = length[self.crease_ids]
         self.assembly = assembly
         self.axis = self._series_axis()
         if self.axis is not None:
@@ -409,12 +411,20 @@ class Grooves:
         if radius <= 0:
             return 1.0
         lo, hi = float(offset.min()), float(offset.max())
-        others = np.ones(len(self.crease_ids), dtype=bool)
+        # Only creases within reach can count (at about the radius, within ``WINDOW`` radii
+        # beyond the loop's ends along the axis): the rest are left out first, and if those
+        # within reach are too short to make a series, the test ends there. (The same answer:
+        # a bound with a margin for rounding.)
+        reach = ((1.0 + COAXIAL) * radius) ** 2 + (max(-lo, hi) + WINDOW * radius) ** 2
+        rel_c = self._crease_mid - center
+        within = (
+            rel_c[:, 0] * rel_c[:, 0] + rel_c[:, 1] * rel_c[:, 1] + rel_c[:, 2] * rel_c[:, 2]
+        ) <= reach * (1.0 + 1e-9)
         own = self._slot[edge_ids]
-        others[own[own >= 0]] = False
-        c = self.crease_ids[others]
-        if len(c) == 0:
+        within[own[own >= 0]] = False
+        if float(self._crease_len[within].sum()) * (1.0 + 1e-9) < SIDE * min(2.0, END) * total:
             return 1.0
+        c = self.crease_ids[within]
         q = self.midpoints[c] - center
         d = q @ axis
         rho = np.linalg.norm(q - np.outer(d, axis), axis=1)
