@@ -115,6 +115,20 @@ def _gather(scene: Scene):
     return np.concatenate(tris), np.concatenate(colors), np.concatenate(ids)
 
 
+def _corner_points(scene: Scene) -> np.ndarray:
+    """The positions the triangles' corners take, each once: framing the picture on them
+    rather than on every corner (six per vertex on a closed mesh) gives the same extent in a
+    sixth of the time."""
+    points = []
+    for mesh in scene.meshes:
+        if len(mesh.tri_face) == 0:
+            continue
+        used = np.zeros(len(mesh.vertices), dtype=bool)
+        used[mesh.triangles] = True
+        points.append(mesh.vertices[used])
+    return np.concatenate(points)
+
+
 def _shade(tri_view: np.ndarray, colors: np.ndarray) -> np.ndarray:
     """Per-triangle colour from a key light, a fill light and ambient (two-sided)."""
     n = np.cross(tri_view[:, 1] - tri_view[:, 0], tri_view[:, 2] - tri_view[:, 0])
@@ -141,7 +155,7 @@ def render(scene: Scene, path: str | Path, size: int = 1024, backend: str = "aut
         raise Part3DError(f"unknown preview backend {backend!r} (auto, egl or numpy)")
     tris, colors, ids = _gather(scene)
     direction = VIEWS[best_view(scene, tris, ids)] if len(scene.meshes) > 1 else VIEWS[0]
-    view, center, half = _camera(scene, tris.reshape(-1, 3), direction)
+    view, center, half = _camera(scene, _corner_points(scene), direction)
     tri_view = _project(tris, view, center, half)
     shaded = _shade(tri_view, colors)
     image = ids_img = None
