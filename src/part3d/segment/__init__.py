@@ -679,10 +679,7 @@ def _polygon_vertex_means(mesh: Mesh, vertices: np.ndarray) -> np.ndarray:
 def rank_by_area(labels: np.ndarray, area: np.ndarray) -> np.ndarray:
     """(p,) int32: ``labels`` (any integers) renumbered 0..k-1 by decreasing total ``area``
     (p,), ties broken by the lowest face id."""
-    if len(labels) and labels.min() >= 0:
-        uniq, inverse = compact(labels, int(labels.max()) + 1)
-    else:
-        uniq, inverse = np.unique(labels, return_inverse=True)
+    uniq, inverse = compact(labels, int(labels.max()) + 1 if len(labels) else 0)
     seg_area = np.bincount(inverse, weights=area, minlength=len(uniq))
     # The first face of each label: written from the last face to the first, the last write
     # (the first face) stays.
