@@ -2,6 +2,7 @@
 segments, trained on the PSB public half (and, to compare, its remeshed variants) only.
 
     python bench/train_boundary.py [--data DIR ...] [--train NAME ...] [--folds 5]
+                                   [--fold-seeds 0 1 2 3]
                                    [--scales S ...] [--no-cv] [--save]
 
 For every model of each data folder (default: the PSB public half and, when present, its
@@ -17,7 +18,10 @@ fold's booster, trained on the ``--train`` folders (default: the PSB, as the pac
 without the fold's models, segments those models in every folder (a model's clean and
 remeshed versions share their id, so they share a fold) with ``evidence="learned"``, cut at
 each ``--scales`` times the balanced level; the Rand Index error, GCE, median part count and
-weakest categories are printed per folder and scale. ``--save`` trains on every model of the
+weakest categories are printed per folder and scale. One partition's figure moves by up to
+0.0025 RI with the luck of which models share a fold (PSB 0.0998-0.1022 over the partitions
+0-3, 2026-12-02): ``--fold-seeds 0 1 2 3`` cross-validates over four partitions and prints
+their mean, the figure to compare changes by. ``--save`` trains on every model of the
 ``--train`` folders and writes the package's ``segment/boundary_model.txt`` (deterministic:
 one thread, fixed seeds). data/real is never used.
 """
@@ -213,24 +217,39 @@ def summary(rows: list[dict]) -> str:
     )
 
 
+def mean_summary(runs: list[list[dict]]) -> str:
+    """``summary``'s figures averaged over several cross-validations of the same models."""
+    ri = np.mean([np.mean([r["ri"] for r in rows]) for rows in runs])
+    gce = np.mean([np.mean([r["gce"] for r in rows]) for rows in runs])
+    spread = np.ptp([np.mean([r["ri"] for r in rows]) for rows in runs])
+    return (
+        f"RI {ri:.4f} (range {spread:.4f}) GCE {gce:.4f}; worst "
+        + summary([r for rows in runs for r in rows]).split("; worst ")[1]
+    )
+
+
 def load_sets(data: list[Path], jobs: int) -> dict[str, dict]:
     """The boundary rows of every data folder that exists, by folder name."""
     return {d.name: dataset(d, jobs) for d in data if d.is_dir() and any(d.glob("*.npz"))}
 
 
-def fold_of(sets: dict[str, dict], folds: int) -> dict[int, int]:
+def fold_of(sets: dict[str, dict], folds: int, seed: int = 0) -> dict[int, int]:
     """The fold of each model id (ids interleave categories; a model's clean and remeshed
-    versions share their id, so they share a fold)."""
+    versions share their id, so they share a fold). ``seed`` 0: the ids in order, so each
+    fold holds two models of every PSB category; another seed: the ids shuffled by it (another
+    partition, to tell a change's effect from the luck of one partition)."""
     ids = sorted(set().union(*(set(d["ids"].tolist()) for d in sets.values())))
+    if seed:
+        ids = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
     return {m: i % folds for i, m in enumerate(ids)}
 
 
 def fold_models(
-    sets: dict[str, dict], folds: int, out: Path, rounds: int = ROUNDS
+    sets: dict[str, dict], folds: int, out: Path, rounds: int = ROUNDS, seed: int = 0
 ) -> dict[int, str]:
     """Train one booster per fold on the other folds' models; returns, for every model id, the
-    file of the booster that never saw it."""
-    fold = fold_of(sets, folds)
+    file of the booster that never saw it (folds by ``fold_of`` with ``seed``)."""
+    fold = fold_of(sets, folds, seed)
     files = {}
     for f in range(folds):
         xs, ys = [], []
@@ -256,6 +275,14 @@ def main() -> None:
         "--scales", type=float, nargs="*", default=[1.0], help="evidence scales to score"
     )
     parser.add_argument(
+        "--fold-seeds",
+        type=int,
+        nargs="*",
+        default=[0],
+        help="cross-validate over these partitions of the models (0: the interleaved one; "
+        "several: each, then their mean)",
+    )
+    parser.add_argument(
         "--train",
         nargs="*",
         default=list(TRAINING),
@@ -278,24 +305,32 @@ def main() -> None:
         print(f"{name}: {len(d['ids'])} models, {len(d['x'])} boundaries, "
               f"{np.mean(d['y'] > 0.5):.2f} cut by most people")  # fmt: skip
     if not args.no_cv:
-        with tempfile.TemporaryDirectory() as tmp:
-            model_of = fold_models(training, args.folds, Path(tmp), args.rounds)
-            jobs = [
-                (
-                    path,
-                    name,
-                    {**overrides, "evidence": "learned", "boundary_model": model_of[m]},
-                    tuple(args.scales),
-                )  # fmt: skip
-                for name, d in sets.items()
-                for path, m in zip(d["paths"].tolist(), d["ids"].tolist(), strict=True)
-            ]
-            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-                results = list(pool.map(score_model, jobs, chunksize=2))
-        for name in sets:
-            for i, scale in enumerate(args.scales):
-                rows = [r[i] for r, j in zip(results, jobs, strict=True) if j[1] == name]
-                print(f"{name:16s} x{scale:<4g} learned (CV): {summary(rows)}")
+        pooled: dict[tuple[str, int], list[list[dict]]] = {}
+        for seed in args.fold_seeds:
+            with tempfile.TemporaryDirectory() as tmp:
+                model_of = fold_models(training, args.folds, Path(tmp), args.rounds, seed)
+                jobs = [
+                    (
+                        path,
+                        name,
+                        {**overrides, "evidence": "learned", "boundary_model": model_of[m]},
+                        tuple(args.scales),
+                    )  # fmt: skip
+                    for name, d in sets.items()
+                    for path, m in zip(d["paths"].tolist(), d["ids"].tolist(), strict=True)
+                ]
+                with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                    results = list(pool.map(score_model, jobs, chunksize=2))
+            tag = f" seed {seed}" if len(args.fold_seeds) > 1 else ""
+            for name in sets:
+                for i, scale in enumerate(args.scales):
+                    rows = [r[i] for r, j in zip(results, jobs, strict=True) if j[1] == name]
+                    pooled.setdefault((name, i), []).append(rows)
+                    print(f"{name:16s} x{scale:<4g} learned (CV{tag}): {summary(rows)}")
+        if len(args.fold_seeds) > 1:
+            for (name, i), runs in pooled.items():
+                print(f"{name:16s} x{args.scales[i]:<4g} learned (CV, mean of "
+                      f"{len(runs)} partitions): {mean_summary(runs)}")  # fmt: skip
     if args.save:
         x = np.concatenate([d["x"] for d in training.values()])
         y = np.concatenate([d["y"] for d in training.values()])
