@@ -277,7 +277,7 @@ def main() -> None:
     parser.add_argument(
         "--fold-seeds",
         type=int,
-        nargs="*",
+        nargs="+",
         default=[0],
         help="cross-validate over these partitions of the models (0: the interleaved one; "
         "several: each, then their mean)",
