@@ -308,6 +308,25 @@ def test_boundary_model_is_what_its_training_script_makes(tmp_path: Path) -> Non
     assert out.read_bytes() == packaged.read_bytes()
 
 
+def test_cross_validation_partitions_keep_a_models_versions_together() -> None:
+    """``bench/train_boundary.py``'s folds: partition 0 deals the ids in order (two models of
+    every PSB category per fold), another seed another partition of the same sizes, each the
+    same on every run; a model's clean and remeshed versions (one id) are in one fold."""
+    from train_boundary import fold_of
+
+    ids = np.arange(1, 401, 2)  # the public half's ids: 20 categories of 10
+    sets = {"psb": {"ids": ids}, "psb_aigc_s08": {"ids": ids[::3]}}
+    first = fold_of(sets, 5)
+    assert sorted(first) == ids.tolist()
+    for category in range(20):
+        folds = [first[int(m)] for m in ids[category * 10 : (category + 1) * 10]]
+        assert np.bincount(folds, minlength=5).tolist() == [2, 2, 2, 2, 2]
+    other = fold_of(sets, 5, seed=1)
+    assert other == fold_of(sets, 5, seed=1)
+    assert np.bincount(list(other.values())).tolist() == [40] * 5
+    assert other != first and other != fold_of(sets, 5, seed=2)
+
+
 def test_labels_are_those_recorded_for_every_psb_and_real_model() -> None:
     """Every PSB and real model gets the labels recorded in ``tests/label_digests.json`` (by
     ``bench/label_digests.py --write``, on the machine of the last segmentation change), with
