@@ -205,27 +205,28 @@ def score_model(job: tuple[str, str, dict, tuple[float, ...]]) -> list[dict]:
     return out
 
 
-def summary(rows: list[dict]) -> str:
+def worst(rows: list[dict]) -> str:
+    """The five categories with the highest mean RI error over ``rows``."""
     by_cat: dict[str, list[float]] = {}
     for r in rows:
         by_cat.setdefault(r["category"], []).append(r["ri"])
-    worst = sorted(((np.mean(v), c) for c, v in by_cat.items()), reverse=True)[:5]
+    top = sorted(((np.mean(v), c) for c, v in by_cat.items()), reverse=True)[:5]
+    return ", ".join(f"{c} {v:.3f}" for v, c in top)
+
+
+def summary(rows: list[dict]) -> str:
     return (
         f"RI {np.mean([r['ri'] for r in rows]):.4f} GCE {np.mean([r['gce'] for r in rows]):.4f} "
-        f"parts {np.median([r['parts'] for r in rows]):.0f}; worst "
-        + ", ".join(f"{c} {v:.3f}" for v, c in worst)
+        f"parts {np.median([r['parts'] for r in rows]):.0f}; worst {worst(rows)}"
     )
 
 
 def mean_summary(runs: list[list[dict]]) -> str:
     """``summary``'s figures averaged over several cross-validations of the same models."""
-    ri = np.mean([np.mean([r["ri"] for r in rows]) for rows in runs])
+    ri = [np.mean([r["ri"] for r in rows]) for rows in runs]
     gce = np.mean([np.mean([r["gce"] for r in rows]) for rows in runs])
-    spread = np.ptp([np.mean([r["ri"] for r in rows]) for rows in runs])
-    return (
-        f"RI {ri:.4f} (range {spread:.4f}) GCE {gce:.4f}; worst "
-        + summary([r for rows in runs for r in rows]).split("; worst ")[1]
-    )
+    pooled = [r for rows in runs for r in rows]
+    return f"RI {np.mean(ri):.4f} (range {np.ptp(ri):.4f}) GCE {gce:.4f}; worst {worst(pooled)}"
 
 
 def load_sets(data: list[Path], jobs: int) -> dict[str, dict]:

@@ -314,7 +314,7 @@ def test_cross_validation_partitions_keep_a_models_versions_together() -> None:
     same on every run; a model's clean and remeshed versions (one id) are in one fold."""
     from train_boundary import fold_of
 
-    ids = np.arange(1, 401, 2)  # the public half's ids: 20 categories of 10
+    ids = np.arange(1, 401, 2)  # odd ids, ten to a category in a block, as in the public half
     sets = {"psb": {"ids": ids}, "psb_aigc_s08": {"ids": ids[::3]}}
     first = fold_of(sets, 5)
     assert sorted(first) == ids.tolist()

@@ -21,7 +21,7 @@ import numpy as np
 from part3d.errors import Part3DError, SegmentationInfoError
 from part3d.model import Material, Mesh, Scene
 from part3d.segment import Segmentation, rank_by_area
-from part3d.segment.graph import compact
+from part3d.segment.graph import compact, one_key
 
 #: Distinct colours (after Kelly's and Tableau's palettes), light enough for shading.
 PALETTE = (
@@ -225,12 +225,8 @@ class _Closer:
         lo, hi = directed[:, 0], directed[:, 1]
         keys = np.minimum(lo, hi) * m + np.maximum(lo, hi)
         # A cut edge: shared by two or more faces of the mesh, but by one face of its part.
-        span = int(owner.max()) + 1 if len(owner) else 1
-        if len(owner) and int(owner.min()) >= 0 and (int(keys.max()) + 1) * span < 2**62:
-            # One key: the same stable order as ``np.lexsort((owner, keys))``, sooner.
-            order = np.argsort(keys * span + owner, kind="stable")
-        else:
-            order = np.lexsort((owner, keys))
+        both = one_key(keys, owner)
+        order = np.lexsort((owner, keys)) if both is None else np.argsort(both, kind="stable")
         k, o = keys[order], owner[order]
         group = np.concatenate([[True], k[1:] != k[:-1]])
         run = group | np.concatenate([[True], o[1:] != o[:-1]])

@@ -28,6 +28,18 @@ def weld(
     return inverse[triangles], vertices[first]
 
 
+def one_key(major: np.ndarray, minor: np.ndarray) -> np.ndarray | None:
+    """``major * span + minor`` (int64), whose order is that of the pairs (``major``,
+    ``minor``): a sort on it is a sort on two keys, sooner. None when either holds a negative
+    value or the pairs do not fit in 62 bits."""
+    if len(major) == 0 or int(major.min()) < 0 or int(minor.min()) < 0:
+        return None
+    span = int(minor.max()) + 1
+    if (int(major.max()) + 1) * span >= 2**62:
+        return None
+    return major.astype(np.int64) * span + minor
+
+
 def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Of the rows of ``keys`` (n, 3) non-negative int64: the index of the first of each
     distinct row, in the rows' lexicographic order (g,), and the distinct row of each (n,).
@@ -37,9 +49,9 @@ def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(keys)
     if n == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    span = int(keys[:, 1].max()) + 1
-    if (int(keys[:, 0].max()) + 1) * span < 2**62:
-        order = np.lexsort((keys[:, 2], keys[:, 0] * span + keys[:, 1]))
+    first_two = one_key(keys[:, 0], keys[:, 1])
+    if first_two is not None:
+        order = np.lexsort((keys[:, 2], first_two))
     else:
         order = np.lexsort((keys[:, 2], keys[:, 1], keys[:, 0]))
     ordered = keys[order]
