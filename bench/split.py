@@ -1,11 +1,12 @@
 """`part3d split` end to end: seconds per stage and peak memory, per model.
 
 Runs the pipeline (all outputs: OBJ, FBX, GLB, preview PNG, segmentation JSON) in a fresh
-process per model on every sample model of ../shared/data/models and on a 100k- and a
-1.5M-face binary FBX made here (WusonOBJ.obj subdivided, first N triangles kept). Figures go to
-docs/BENCHMARKS.md ("Split (end to end)").
+process per model on every sample model of ../shared/data/models, on a 100k- and a
+1.5M-face binary FBX made here (WusonOBJ.obj subdivided, first N triangles kept) and on a GLB of
+3,000 separate box meshes (a scene of many props: every stage runs once per part). Figures go
+to docs/BENCHMARKS.md ("Split (end to end)").
 
-    python bench/split.py [--sizes 100000,1500000] [--keep DIR]
+    python bench/split.py [--sizes 100000,1500000] [--meshes 3000] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT.parent / "shared" / "data" / "models"
 sys.path.insert(0, str(ROOT / "bench"))
 from report import write_section  # noqa: E402
-from synthetic import wuson  # noqa: E402
+from synthetic import boxes, wuson  # noqa: E402
 
 CHILD = """
 import json, sys, time
@@ -47,16 +48,25 @@ def make_model(size: int, folder: Path) -> Path:
     return save(wuson(size), folder / f"wuson_{size}.fbx")
 
 
+def make_scene(meshes: int, folder: Path) -> Path:
+    from part3d.io import save
+
+    return save(boxes(meshes), folder / f"boxes_{meshes}.glb")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1500000")
+    parser.add_argument("--meshes", type=int, default=3000, help="0: no many-mesh scene")
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         inputs = sorted(p for p in MODELS.iterdir() if p.suffix.lower() in (".fbx", ".glb", ".obj"))
-        inputs += [make_model(int(s), folder) for s in args.sizes.split(",")]
+        inputs += [make_model(int(s), folder) for s in args.sizes.split(",") if s]
+        if args.meshes:
+            inputs.append(make_scene(args.meshes, folder))
         rows = []
         for path in inputs:
             out = folder / f"out_{path.stem}"

@@ -1,5 +1,6 @@
-"""Big benchmark models made from a sample: WusonOBJ.obj subdivided, first N triangles kept,
-smooth per-vertex normals (as exporters write them)."""
+"""Big benchmark models: made from a sample (WusonOBJ.obj subdivided, first N triangles kept,
+smooth per-vertex normals, as exporters write them), and a scene of many small meshes (a game
+level's props: every mesh is a part, so every stage runs once per part)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,17 @@ def wuson(triangles: int) -> Scene:
         normal_index=corners,
     )
     return Scene([mesh], unit_meters=1.0, format="bench")
+
+
+def boxes(meshes: int, seed: int = 0) -> Scene:
+    """A scene of ``meshes`` separate meshes, each a box of twelve triangles, scattered."""
+    rng = np.random.default_rng(seed)
+    box = trimesh.creation.box((0.5, 0.5, 0.5))
+    side = 3.0 * meshes ** (1 / 3)
+    out = []
+    for i, at in enumerate(rng.uniform(0, side, (meshes, 3))):
+        corners = box.faces.reshape(-1)
+        out.append(
+            build_mesh(f"box{i}", box.vertices + at, corners, np.arange(0, len(corners) + 1, 3))
+        )
+    return Scene(out, unit_meters=1.0, format="bench")
