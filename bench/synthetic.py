@@ -42,11 +42,9 @@ def boxes(meshes: int, seed: int = 0) -> Scene:
     """A scene of ``meshes`` separate meshes, each a box of twelve triangles, scattered."""
     rng = np.random.default_rng(seed)
     box = trimesh.creation.box((0.5, 0.5, 0.5))
-    side = 3.0 * meshes ** (1 / 3)
-    out = []
-    for i, at in enumerate(rng.uniform(0, side, (meshes, 3))):
-        corners = box.faces.reshape(-1)
-        out.append(
-            build_mesh(f"box{i}", box.vertices + at, corners, np.arange(0, len(corners) + 1, 3))
-        )
+    corners = box.faces.reshape(-1)
+    offsets = np.arange(0, len(corners) + 1, 3)
+    side = 3.0 * meshes ** (1 / 3)  # one box per 27 cubic units, on average
+    at = rng.uniform(0, side, (meshes, 3))
+    out = [build_mesh(f"box{i}", box.vertices + p, corners, offsets) for i, p in enumerate(at)]
     return Scene(out, unit_meters=1.0, format="bench")
