@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 from pathlib import Path
 
 from conftest import DATA, ROOT
@@ -13,7 +14,7 @@ def test_the_readme_library_example_runs(tmp_path: Path, monkeypatch) -> None:
     text = (ROOT / "README.md").read_text()
     block = re.search(r"\*\*Library\*\*:\s*```python\n(.*?)```", text, re.S)
     assert block, "the README has no library example"
-    code = "\n".join(line[2:] for line in block.group(1).splitlines())
+    code = textwrap.dedent(block.group(1))
     # The example's model.fbx: a real single-mesh FBX (a rigged AI-generated carrot).
     model = DATA / "real" / "unirig_tripo_carrot.fbx"
     monkeypatch.chdir(tmp_path)
